@@ -1,0 +1,1 @@
+//! kerascam backbones (under construction).

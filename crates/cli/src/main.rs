@@ -1,0 +1,2 @@
+//! The `kerascam` command-line tool.
+fn main() {}

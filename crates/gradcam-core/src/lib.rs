@@ -1,0 +1,1 @@
+//! kerascam gradcam-core (under construction).

@@ -1,0 +1,5 @@
+//! Reads Keras `.keras` and `.h5` model files into a flat graph IR with weights.
+pub mod error;
+pub mod ir;
+pub use error::{ErrorKind, ImportError, Result};
+pub use ir::*;

@@ -1,0 +1,1 @@
+//! kerascam overlay (under construction).
