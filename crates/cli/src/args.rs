@@ -1,0 +1,116 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Grad-CAM heatmaps for Keras image classifiers (.keras and .h5), without Python.
+#[derive(Debug, Parser)]
+#[command(name = "kerascam", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe a model: format, parameters, layers, backbone, preprocessing, target layer.
+    Inspect(InspectArgs),
+    /// Compute Grad-CAM heatmaps for photos (files or folders) and write overlays.
+    Explain(ExplainArgs),
+}
+
+/// Options of `kerascam inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The model file (.keras or .h5; the format is detected from the bytes).
+    pub model: PathBuf,
+    /// Print one JSON object instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Preprocessing choice on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PreprocessArg {
+    /// Recognise the backbone and use its preprocessing (default).
+    Auto,
+    /// RGB->BGR, minus the ImageNet BGR mean (VGG, ResNet v1).
+    Caffe,
+    /// x / 127.5 - 1 (MobileNet v1/v2, Inception, Xception, NASNet, ResNet v2).
+    Tf,
+    /// x / 255, minus the ImageNet mean, over its std (DenseNet).
+    Torch,
+    /// Raw 0..255 pixels: the model normalises inside.
+    None,
+    /// x / 255.
+    Unit,
+}
+
+/// Device choice on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    /// The CPU (always available).
+    Cpu,
+    /// The first CUDA GPU (build with `--features cuda`).
+    Cuda,
+    /// The Apple GPU (build with `--features metal`).
+    Metal,
+}
+
+/// Options of `kerascam explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The model file (.keras or .h5).
+    pub model: PathBuf,
+    /// Photos, or folders searched recursively for .jpg .jpeg .png .webp .bmp .tif .tiff .gif.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Explain this class index (repeatable). Default: the top-1 class.
+    #[arg(long = "class", value_name = "N", conflicts_with = "top_k")]
+    pub classes: Vec<usize>,
+    /// Explain each of the K most probable classes.
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
+    /// Class names: a text file with one name per line, or a JSON list of strings.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Target layer path (e.g. `mobilenetv2_1.00_224/out_relu`). Default: the last feature map.
+    #[arg(long, value_name = "PATH")]
+    pub layer: Option<String>,
+    /// Preprocessing applied to the 0..255 RGB pixels.
+    #[arg(long, value_enum, default_value_t = PreprocessArg::Auto)]
+    pub preprocess: PreprocessArg,
+    /// Heatmap opacity in the overlay, 0 (photo only) to 1 (heatmap only).
+    #[arg(long, default_value_t = 0.4)]
+    pub alpha: f32,
+    /// Colormap: jet, turbo, viridis, inferno, magma or gray.
+    #[arg(long, default_value = "jet")]
+    pub colormap: String,
+    /// Write a side-by-side panel (photo | heatmap | overlay) instead of the overlay alone.
+    #[arg(long)]
+    pub panel: bool,
+    /// Append a colour bar to the right of the picture.
+    #[arg(long)]
+    pub colorbar: bool,
+    /// Output folder (created if needed).
+    #[arg(long, default_value = "heatmap")]
+    pub out: PathBuf,
+    /// Also write the raw heatmap (feature-map resolution, float32) as `.npy`.
+    #[arg(long)]
+    pub save_heatmap: bool,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    /// Print one JSON object per image and class on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}

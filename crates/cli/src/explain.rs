@@ -1,0 +1,432 @@
+//! `kerascam explain`: heatmaps and overlays for photos and folders.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use gradcam_core::{CamRequest, CamResult, Head, Network, Target};
+use image::RgbImage;
+use overlay::{Colormap, Heatmap, OverlayOptions};
+use serde::Serialize;
+
+use crate::args::{DeviceArg, ExplainArgs};
+use crate::error::{CliError, Result};
+use crate::inputs::{self, InputImage};
+use crate::labels;
+use crate::npy;
+use crate::session::Session;
+
+/// How many classes the `top_k` field of the JSON record lists.
+const REPORTED_TOP_K: usize = 5;
+
+/// One JSON line of `--json`: one image and one explained class.
+#[derive(Debug, Serialize)]
+pub struct ExplainRecord {
+    /// The photo.
+    pub image: String,
+    /// The overlay PNG written.
+    pub output: String,
+    /// The raw heatmap `.npy` (with `--save-heatmap`).
+    pub heatmap: Option<String>,
+    /// The explained class index.
+    pub class: usize,
+    /// Its name, when labels are known.
+    pub label: Option<String>,
+    /// The score whose gradient was taken (the pre-activation logit).
+    pub score: f32,
+    /// The model's probability for that class.
+    pub probability: f32,
+    /// The most probable classes.
+    pub top_k: Vec<ClassProbability>,
+    /// Every logit.
+    pub logits: Vec<f32>,
+    /// The layer whose activations were weighted.
+    pub target_layer: String,
+    /// The preprocessing applied.
+    pub preprocessing: String,
+    /// The recognised backbone (`family/variant`), if any.
+    pub backbone: Option<String>,
+}
+
+/// A class with its probability.
+#[derive(Debug, Serialize)]
+pub struct ClassProbability {
+    /// Class index.
+    pub class: usize,
+    /// Class name, when known.
+    pub label: Option<String>,
+    /// Probability.
+    pub probability: f32,
+}
+
+/// Everything fixed for the whole run.
+struct Job<'a> {
+    args: &'a ExplainArgs,
+    session: Session,
+    network: Network,
+    head: Head,
+    labels: Option<Vec<String>>,
+    request: CamRequest,
+    overlay: OverlayOptions,
+    input_size: Option<(usize, usize)>,
+}
+
+/// Runs `kerascam explain`. Exit code 0 when every photo was explained, 1 when some failed.
+pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
+    let overlay = overlay_options(args)?;
+    if args.batch_size == 0 {
+        return Err(CliError::Usage("--batch-size must be at least 1".into()));
+    }
+    let device = make_device(args.device)?;
+    let session = Session::open(&args.model, args.preprocess)?;
+    let graph = &session.model.graph;
+    let network = Network::load(graph, &device)?;
+    let head_info = gradcam_core::find_head(graph)?;
+    let num_classes = head_info.num_classes(graph);
+    let labels = match &args.labels {
+        Some(path) => Some(labels::read_labels(path)?),
+        None => session.imagenet_labels(num_classes),
+    };
+    let request = CamRequest {
+        layer: args.layer.clone(),
+        targets: targets(args, num_classes)?,
+    };
+    let input_size = fixed_input_size(&session)?;
+    let images = inputs::collect(&args.inputs)?;
+    guard_inputs(&images, &args.out, request.targets.len())?;
+    std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;
+    let job = Job {
+        args,
+        head: head_info.kind,
+        session,
+        network,
+        labels,
+        request,
+        overlay,
+        input_size,
+    };
+    let failures = job.run_all(&images)?;
+    if failures > 0 {
+        eprintln!(
+            "kerascam: {failures} of {} images failed",
+            images.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn overlay_options(args: &ExplainArgs) -> Result<OverlayOptions> {
+    if !(0.0..=1.0).contains(&args.alpha) {
+        return Err(CliError::Usage(format!(
+            "--alpha must lie in [0, 1], got {}",
+            args.alpha
+        )));
+    }
+    let colormap: Colormap = args.colormap.parse().map_err(|_| {
+        CliError::Usage(format!(
+            "unknown colormap {:?} (choose jet, turbo, viridis, inferno, magma or gray)",
+            args.colormap
+        ))
+    })?;
+    Ok(OverlayOptions {
+        colormap,
+        alpha: args.alpha,
+        panel: args.panel,
+        colorbar: args.colorbar,
+    })
+}
+
+fn make_device(choice: DeviceArg) -> Result<candle_device::Device> {
+    candle_device::make(choice)
+}
+
+/// Device construction, kept apart so the CLI names candle in one place only.
+mod candle_device {
+    pub use gradcam_core::Device;
+
+    use crate::args::DeviceArg;
+    use crate::error::Result;
+
+    /// Opens the requested device.
+    pub fn make(choice: DeviceArg) -> Result<Device> {
+        Ok(match choice {
+            DeviceArg::Cpu => Device::Cpu,
+            DeviceArg::Cuda => gradcam_core::cuda_device(0)?,
+            DeviceArg::Metal => gradcam_core::metal_device(0)?,
+        })
+    }
+}
+
+fn targets(args: &ExplainArgs, num_classes: usize) -> Result<Vec<Target>> {
+    if let Some(&bad) = args.classes.iter().find(|&&c| c >= num_classes.max(2)) {
+        return Err(CliError::Usage(format!(
+            "--class {bad} is out of range: the model has {num_classes} output(s)"
+        )));
+    }
+    Ok(match (args.top_k, args.classes.is_empty()) {
+        (Some(0), _) => return Err(CliError::Usage("--top-k must be at least 1".into())),
+        (Some(k), _) => (0..k).map(Target::Rank).collect(),
+        (None, true) => vec![Target::Rank(0)],
+        (None, false) => args.classes.iter().map(|&c| Target::Class(c)).collect(),
+    })
+}
+
+fn fixed_input_size(session: &Session) -> Result<Option<(usize, usize)>> {
+    let graph = &session.model.graph;
+    let shape = graph
+        .inputs
+        .first()
+        .map(|&i| graph.nodes[i].output_shape.clone())
+        .unwrap_or_default();
+    match shape.as_slice() {
+        [Some(h), Some(w), Some(3)] => Ok(Some((*h, *w))),
+        [_, _, Some(3)] => Ok(None),
+        _ => Err(CliError::Usage(format!(
+            "the model input {shape:?} is not an RGB image (h, w, 3)"
+        ))),
+    }
+}
+
+/// Refuses an output location that would overwrite one of the inputs.
+fn guard_inputs(images: &[InputImage], out: &Path, per_image: usize) -> Result<()> {
+    for image in images {
+        let Ok(input) = image.path.canonicalize() else {
+            continue;
+        };
+        for class_suffix in output_suffixes(per_image) {
+            let candidate = out.join(output_name(&image.out_stem, &class_suffix, "png"));
+            if candidate.canonicalize().is_ok_and(|c| c == input) {
+                return Err(CliError::Usage(format!(
+                    "{}: the output would overwrite this input; choose another --out",
+                    input.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn output_suffixes(per_image: usize) -> Vec<String> {
+    if per_image == 1 {
+        vec![String::new()]
+    } else {
+        (0..per_image).map(|i| format!(".{i}")).collect()
+    }
+}
+
+fn output_name(stem: &Path, suffix: &str, ext: &str) -> PathBuf {
+    let mut name = stem.as_os_str().to_owned();
+    name.push(suffix);
+    name.push(".");
+    name.push(ext);
+    PathBuf::from(name)
+}
+
+/// A photo decoded and prepared for the network.
+struct Prepared<'a> {
+    input: &'a InputImage,
+    photo: RgbImage,
+    tensor: Vec<f32>,
+    size: (usize, usize),
+}
+
+impl Job<'_> {
+    fn run_all(&self, images: &[InputImage]) -> Result<usize> {
+        let progress = self.progress_bar(images.len());
+        let mut failures = 0;
+        for chunk in images.chunks(self.args.batch_size) {
+            let mut prepared = Vec::with_capacity(chunk.len());
+            for input in chunk {
+                match self.prepare(input) {
+                    Ok(p) => prepared.push(p),
+                    Err(e) => {
+                        failures += 1;
+                        self.report_failure(&progress, &e);
+                        progress.inc(1);
+                    }
+                }
+            }
+            for group in group_by_size(prepared) {
+                let n = group.len();
+                match self.explain_group(&group) {
+                    Ok(lines) => {
+                        for line in lines {
+                            progress.suspend(|| println!("{line}"));
+                        }
+                    }
+                    Err(e) => {
+                        failures += n;
+                        self.report_failure(&progress, &e);
+                    }
+                }
+                progress.inc(n as u64);
+            }
+        }
+        progress.finish_and_clear();
+        Ok(failures)
+    }
+
+    fn progress_bar(&self, total: usize) -> indicatif::ProgressBar {
+        let visible = total > 1 && !self.args.quiet && std::io::stderr().is_terminal();
+        if !visible {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(total as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} images  {elapsed_precise} (eta {eta})",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    }
+
+    fn report_failure(&self, progress: &indicatif::ProgressBar, err: &CliError) {
+        progress.suspend(|| eprintln!("kerascam: error: {err}"));
+    }
+
+    fn prepare<'a>(&self, input: &'a InputImage) -> Result<Prepared<'a>> {
+        let photo = backbones::load_image(&input.path)?;
+        let size = match self.input_size {
+            Some(size) => size,
+            None => backbones::free_input_size(photo.height() as usize, photo.width() as usize),
+        };
+        let tensor = backbones::to_tensor(&photo, size.0, size.1, self.session.preprocessing)?;
+        Ok(Prepared {
+            input,
+            photo,
+            tensor,
+            size,
+        })
+    }
+
+    /// Explains photos that share one input size in one batch; returns the lines to print.
+    fn explain_group(&self, group: &[Prepared<'_>]) -> Result<Vec<String>> {
+        let (h, w) = group[0].size;
+        let batch: Vec<f32> = group.iter().flat_map(|p| p.tensor.iter().copied()).collect();
+        let results = self
+            .network
+            .grad_cam(&batch, group.len(), h, w, &self.request)?;
+        let mut lines = Vec::new();
+        for (prepared, per_image) in group.iter().zip(results) {
+            let per_target = per_image.len();
+            for (i, result) in per_image.iter().enumerate() {
+                let suffix = if per_target == 1 {
+                    String::new()
+                } else {
+                    format!(".{i}")
+                };
+                if let Some(line) = self.write_outputs(prepared, result, &suffix)? {
+                    lines.push(line);
+                }
+            }
+        }
+        Ok(lines)
+    }
+
+    fn write_outputs(
+        &self,
+        prepared: &Prepared<'_>,
+        result: &CamResult,
+        suffix: &str,
+    ) -> Result<Option<String>> {
+        let out = self
+            .args
+            .out
+            .join(output_name(&prepared.input.out_stem, suffix, "png"));
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
+        }
+        let heat = Heatmap::new(result.width, result.height, result.heatmap.clone())?;
+        let picture = overlay::render(&prepared.photo, &heat, &self.overlay)?;
+        picture
+            .save(&out)
+            .map_err(|e| CliError::io(&out, std::io::Error::other(e)))?;
+        let npy_path = if self.args.save_heatmap {
+            let path = self
+                .args
+                .out
+                .join(output_name(&prepared.input.out_stem, suffix, "npy"));
+            npy::write_f32_2d(&path, result.height, result.width, &result.heatmap)?;
+            Some(path)
+        } else {
+            None
+        };
+        let record = self.record(prepared, result, &out, npy_path.as_deref());
+        Ok(if self.args.json {
+            Some(serde_json::to_string(&record).expect("record serialises"))
+        } else if self.args.quiet {
+            None
+        } else {
+            Some(format!(
+                "{}: {} (p={:.3}) -> {}",
+                record.image,
+                record.label.clone().unwrap_or_else(|| format!("class {}", record.class)),
+                record.probability,
+                record.output
+            ))
+        })
+    }
+
+    fn label(&self, class: usize) -> Option<String> {
+        self.labels.as_ref()?.get(class).cloned()
+    }
+
+    fn record(
+        &self,
+        prepared: &Prepared<'_>,
+        result: &CamResult,
+        out: &Path,
+        npy_path: Option<&Path>,
+    ) -> ExplainRecord {
+        let probabilities = class_probabilities(self.head, &result.probabilities);
+        let mut ranked: Vec<usize> = (0..probabilities.len()).collect();
+        ranked.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
+        ExplainRecord {
+            image: prepared.input.path.display().to_string(),
+            output: out.display().to_string(),
+            heatmap: npy_path.map(|p| p.display().to_string()),
+            class: result.class,
+            label: self.label(result.class),
+            score: result.score,
+            probability: probabilities.get(result.class).copied().unwrap_or(f32::NAN),
+            top_k: ranked
+                .into_iter()
+                .take(REPORTED_TOP_K)
+                .map(|class| ClassProbability {
+                    class,
+                    label: self.label(class),
+                    probability: probabilities[class],
+                })
+                .collect(),
+            logits: result.logits.clone(),
+            target_layer: result.target_layer.clone(),
+            preprocessing: self.session.preprocessing.to_string(),
+            backbone: self
+                .session
+                .backbone
+                .as_ref()
+                .map(|b| format!("{}/{}", b.family, b.variant)),
+        }
+    }
+}
+
+/// Per-class probabilities: the model output, or for a one-unit sigmoid `[1 − p, p]`.
+fn class_probabilities(head: Head, output: &[f32]) -> Vec<f32> {
+    match (head, output) {
+        (Head::Sigmoid, [p]) => vec![1.0 - p, *p],
+        _ => output.to_vec(),
+    }
+}
+
+/// Splits prepared photos into runs of equal input size (only free-size models mix sizes).
+fn group_by_size(prepared: Vec<Prepared<'_>>) -> Vec<Vec<Prepared<'_>>> {
+    let mut groups: Vec<Vec<Prepared<'_>>> = Vec::new();
+    for p in prepared {
+        match groups.iter_mut().find(|g| g[0].size == p.size) {
+            Some(group) => group.push(p),
+            None => groups.push(vec![p]),
+        }
+    }
+    groups
+}
