@@ -1,1 +1,4 @@
-//! Shared helpers for the cross-crate test suite (see `tests/tests/`).
+//! Shared helpers for the cross-crate test suite (see `tests/tests/`): locating the
+//! TensorFlow-made conformance corpus, reading its manifest and `.npy` arrays.
+pub mod corpus;
+pub mod npy;

@@ -1,0 +1,65 @@
+//! Locating the conformance corpus (`../shared/conformance` by default, or
+//! `$KERASCAM_CONFORMANCE`) and reading its `manifest.json`.
+
+use std::path::{Path, PathBuf};
+
+/// Environment variable naming the corpus folder.
+pub const CORPUS_ENV: &str = "KERASCAM_CONFORMANCE";
+/// Environment variable that, when `1`, turns a missing corpus into a test failure (set by CI).
+pub const REQUIRE_ENV: &str = "KERASCAM_REQUIRE_CONFORMANCE";
+
+/// The workspace root (the folder holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The corpus folder, or `None` when it is absent and not required.
+///
+/// # Panics
+/// When the corpus is absent and `KERASCAM_REQUIRE_CONFORMANCE=1`: in CI a missing corpus must
+/// fail the run rather than pass it silently.
+pub fn conformance_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os(CORPUS_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/conformance"));
+    if dir.join("manifest.json").is_file() {
+        return Some(dir);
+    }
+    if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
+        panic!(
+            "conformance corpus not found at {} ({REQUIRE_ENV}=1)",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "skipped: conformance corpus not found at {} (set {CORPUS_ENV})",
+        dir.display()
+    );
+    None
+}
+
+/// The parsed `manifest.json` of the corpus, with the corpus folder.
+pub fn manifest() -> Option<(PathBuf, serde_json::Value)> {
+    let dir = conformance_dir()?;
+    let text = std::fs::read_to_string(dir.join("manifest.json")).expect("manifest.json readable");
+    let value = serde_json::from_str(&text).expect("manifest.json is JSON");
+    Some((dir, value))
+}
+
+/// Reads a corpus config file (`.json` or gzip-compressed `.json.gz`) as text.
+pub fn read_config_text(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if path.extension().is_some_and(|e| e == "gz") {
+        use std::io::Read;
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_string(&mut text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        text
+    } else {
+        String::from_utf8(bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+}
