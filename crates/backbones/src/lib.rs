@@ -1,1 +1,31 @@
-//! kerascam backbones (under construction).
+//! Recognises keras.applications backbones in an imported Keras graph, picks the matching input
+//! preprocessing, and turns image files into preprocessed NHWC float32 tensors.
+//!
+//! - [`detect`]: which pretrained family (and where: whole model or nested) a graph contains,
+//!   with a confidence and the evidence, from the [`signatures`] table generated from the
+//!   conformance corpus ([`signatures_table`]).
+//! - [`Preprocessing`] and [`choose_preprocessing`]: the five modes (`caffe`, `tf`, `torch`,
+//!   `none`, `unit`) and the automatic choice.
+//! - [`load_image`], [`to_tensor`], [`to_batch`]: decoding (EXIF orientation, grey/alpha/16-bit
+//!   handled, decompression-bomb limits) and bilinear resizing.
+//!
+//! See `docs/backbones.md` in the repository for the supported families and resampling notes.
+
+mod auto_preprocessing;
+mod detect;
+mod evidence;
+mod image_input;
+mod preprocessing;
+pub mod signatures;
+pub mod signatures_table;
+mod tensor;
+
+pub use auto_preprocessing::{choose_preprocessing, normalises_input};
+pub use detect::{detect, Detection, ACCEPT};
+pub use image_input::{
+    load_image, load_image_from_bytes, to_rgb8, ImageInputError, MAX_DECODE_BYTES, MAX_IMAGE_SIDE,
+};
+pub use preprocessing::{Preprocessing, UnknownPreprocessing};
+pub use tensor::{
+    resize_bilinear, target_size, to_batch, to_tensor, InputTensor, FREE_SIZE_MAX_SIDE,
+};
