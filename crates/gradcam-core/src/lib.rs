@@ -1,1 +1,25 @@
-//! kerascam gradcam-core (under construction).
+//! Executes a Keras graph IR on candle (CPU by default; `cuda` / `metal` features) and
+//! computes Grad-CAM heatmaps by autodiff, matching TensorFlow's definitions.
+//!
+//! Activations are NHWC throughout: 1×1 convolutions (most of the FLOPs of ResNet and
+//! MobileNet) are then a single matrix product with no copy, Keras HWIO kernels reshape to
+//! im2col matrices without transposition, and per-channel ops broadcast on the contiguous
+//! last axis. Before the target layer the graph runs on plain tensors (BatchNormalization
+//! folded into convolutions); after it, every op used has an exact backward pass.
+
+pub mod cam;
+pub mod error;
+mod eval;
+mod fold;
+pub mod head;
+pub mod network;
+mod ops;
+mod prepare;
+pub mod target;
+
+pub use cam::{weighted_channel_sum, CamMethod, CamRequest, CamResult, GradCam, Target};
+pub use candle_core;
+pub use error::{CamError, ErrorKind, Result};
+pub use head::{find_head, Head, HeadInfo};
+pub use network::{Network, Prediction};
+pub use target::default_target_layer;

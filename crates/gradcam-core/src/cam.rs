@@ -1,0 +1,223 @@
+//! Class activation maps by autodiff: the target activation is the only tracked variable,
+//! the score of each requested class is backpropagated to it, and a [`CamMethod`] turns
+//! activations and gradients into a map.
+
+use candle_core::{DType, Tensor};
+
+use crate::error::{CamError, ErrorKind, Result};
+use crate::network::Network;
+use crate::target::{default_target_layer, resolve_layer};
+
+/// Which class's score to explain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A fixed class index (0 or 1 for a one-unit sigmoid head).
+    Class(usize),
+    /// The class of the given rank per image: 0 = top-1, 1 = runner-up, …
+    Rank(usize),
+}
+
+impl Target {
+    /// The top-`k` classes of each image, best first.
+    pub fn top_k(k: usize) -> Vec<Target> {
+        (0..k).map(Target::Rank).collect()
+    }
+}
+
+/// What to explain: the target layer (its full path; `None` = the default rule) and the
+/// classes (empty = top-1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CamRequest {
+    /// Full path of the target layer, or `None` for [`default_target_layer`].
+    pub layer: Option<String>,
+    /// Classes to explain, one map each.
+    pub targets: Vec<Target>,
+}
+
+/// One image's map for one class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CamResult {
+    /// Normalised map in [0, 1], row-major `height × width` (all zeros when the raw map is 0).
+    pub heatmap: Vec<f32>,
+    /// Feature-map height.
+    pub height: usize,
+    /// Feature-map width.
+    pub width: usize,
+    /// The map before normalisation.
+    pub raw_cam: Vec<f32>,
+    /// Maximum of `raw_cam` (the normaliser).
+    pub heatmap_max_raw: f32,
+    /// Path of the target layer.
+    pub target_layer: String,
+    /// The explained class.
+    pub class: usize,
+    /// The explained score (logit, or −logit for class 0 of a one-unit sigmoid).
+    pub score: f32,
+    /// The image's logits.
+    pub logits: Vec<f32>,
+    /// The image's model output.
+    pub probabilities: Vec<f32>,
+}
+
+/// A class-activation-map method: turns the target activations `A [N, h, w, k]` and the
+/// gradients `dScore/dA` (same shape) into raw maps `[N, h, w]`.
+pub trait CamMethod {
+    /// Short name of the method (`grad-cam`, …).
+    fn name(&self) -> &'static str;
+    /// Raw maps `[N, h, w]`.
+    fn maps(&self, activations: &Tensor, gradients: &Tensor) -> Result<Tensor>;
+}
+
+/// Grad-CAM: `ReLU(Σ_k mean_hw(G)_k · A_k)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GradCam;
+
+/// `Σ_k weights_k · A_k` for per-image channel weights `[N, 1, 1, k]`.
+pub fn weighted_channel_sum(activations: &Tensor, weights: &Tensor) -> Result<Tensor> {
+    Ok(activations.broadcast_mul(weights)?.sum(3)?)
+}
+
+impl CamMethod for GradCam {
+    fn name(&self) -> &'static str {
+        "grad-cam"
+    }
+
+    fn maps(&self, activations: &Tensor, gradients: &Tensor) -> Result<Tensor> {
+        let alpha = gradients.mean_keepdim(1)?.mean_keepdim(2)?;
+        Ok(weighted_channel_sum(activations, &alpha)?.relu()?)
+    }
+}
+
+/// Normalises one raw map: divide by its maximum, or all zeros when the maximum is ≤ 0.
+fn normalise(raw: &[f32]) -> Result<(Vec<f32>, f32)> {
+    if raw.iter().any(|v| !v.is_finite()) {
+        return Err(CamError::new(
+            ErrorKind::NonFinite,
+            "the class activation map contains NaN or Inf",
+        ));
+    }
+    let max = raw.iter().copied().fold(0f32, f32::max);
+    if max > 0.0 {
+        Ok((raw.iter().map(|v| v / max).collect(), max))
+    } else {
+        Ok((vec![0.0; raw.len()], max))
+    }
+}
+
+impl Network {
+    /// Grad-CAM for a batch of `n` NHWC images: per image, one [`CamResult`] per target.
+    pub fn grad_cam(
+        &self,
+        batch: &[f32],
+        n: usize,
+        request: &CamRequest,
+    ) -> Result<Vec<Vec<CamResult>>> {
+        self.cam_with(&GradCam, batch, n, request)
+    }
+
+    /// Like [`Network::grad_cam`] with any [`CamMethod`]. One forward pass for the batch;
+    /// one backward pass per target, of the sum over images of each image's score (images
+    /// are independent, so each gets its own gradient).
+    pub fn cam_with(
+        &self,
+        method: &dyn CamMethod,
+        batch: &[f32],
+        n: usize,
+        request: &CamRequest,
+    ) -> Result<Vec<Vec<CamResult>>> {
+        let graph = self.graph();
+        let target_id = match &request.layer {
+            Some(path) => resolve_layer(graph, path)?,
+            None => default_target_layer(graph)?,
+        };
+        let target_path = graph.nodes[target_id].path.clone();
+        let x = self.input_tensor(batch, n)?;
+        let fwd = self.forward(&x, Some(target_id))?;
+        let var = fwd.target.as_ref().ok_or_else(|| {
+            CamError::at(
+                ErrorKind::InvalidInput,
+                &target_path,
+                "the model output does not depend on this layer",
+            )
+        })?;
+        let activations = var.as_tensor();
+        if activations.rank() != 4 {
+            return Err(CamError::at(
+                ErrorKind::InvalidInput,
+                &target_path,
+                format!(
+                    "output {:?} is not a 4-D feature map (N, H, W, C)",
+                    activations.dims()
+                ),
+            ));
+        }
+        let (_, height, width, _) = activations.dims4()?;
+        let predictions = self.predictions(&fwd)?;
+        let k = fwd.logits.dim(1)?;
+        let targets = if request.targets.is_empty() {
+            vec![Target::Rank(0)]
+        } else {
+            request.targets.clone()
+        };
+        let mut results: Vec<Vec<CamResult>> = vec![Vec::with_capacity(targets.len()); n];
+        for target in &targets {
+            let mut select = vec![0f32; n * k];
+            let mut chosen = Vec::with_capacity(n);
+            for (i, p) in predictions.iter().enumerate() {
+                let class = match *target {
+                    Target::Class(c) if c < self.num_classes(k) => c,
+                    Target::Rank(r) => *self.ranking(&p.logits).get(r).ok_or_else(|| {
+                        CamError::new(
+                            ErrorKind::InvalidInput,
+                            format!("rank {r} exceeds the {} classes", self.num_classes(k)),
+                        )
+                    })?,
+                    Target::Class(c) => {
+                        return Err(CamError::new(
+                            ErrorKind::InvalidInput,
+                            format!(
+                                "class {c} does not exist (the model has {} classes)",
+                                self.num_classes(k)
+                            ),
+                        ))
+                    }
+                };
+                let (unit, sign) = self.score_unit(class, k);
+                select[i * k + unit] = sign;
+                chosen.push((class, sign * p.logits[unit]));
+            }
+            let select = Tensor::from_vec(select, (n, k), self.device())?;
+            let score = fwd.logits.mul(&select)?.sum_all()?;
+            let grads = score.backward()?;
+            let gradient = grads.get(activations).ok_or_else(|| {
+                CamError::at(
+                    ErrorKind::MissingGradient,
+                    &target_path,
+                    "backpropagation did not reach the target layer",
+                )
+            })?;
+            let raw = method
+                .maps(&activations.detach(), gradient)?
+                .to_dtype(DType::F32)?;
+            let raw = raw.flatten_all()?.to_vec1::<f32>()?;
+            for (i, ((class, score), p)) in chosen.into_iter().zip(&predictions).enumerate() {
+                let raw_cam = raw[i * height * width..(i + 1) * height * width].to_vec();
+                let (heatmap, heatmap_max_raw) =
+                    normalise(&raw_cam).map_err(|e| e.in_layer(&target_path))?;
+                results[i].push(CamResult {
+                    heatmap,
+                    height,
+                    width,
+                    raw_cam,
+                    heatmap_max_raw,
+                    target_layer: target_path.clone(),
+                    class,
+                    score,
+                    logits: p.logits.clone(),
+                    probabilities: p.probabilities.clone(),
+                });
+            }
+        }
+        Ok(results)
+    }
+}

@@ -1,0 +1,322 @@
+//! Runs one node: its operation on NHWC tensors, returning the value before the layer's fused
+//! activation together with that activation (so a classifier's logits can be read off).
+
+use candle_core::Tensor;
+use keras_import::{Activation, BinaryOp, Interpolation, Node, Op, Operand, Padding};
+
+use crate::error::{CamError, ErrorKind, Result};
+use crate::ops::{activation, conv, pool, resize};
+use crate::prepare::{norm_axis, Layer};
+
+/// A node's result: the value before its fused activation, and that activation.
+pub(crate) struct Evaluated {
+    /// Value before the fused activation (the logits of a classifier layer).
+    pub pre: Tensor,
+    /// The fused activation still to apply.
+    pub activation: Activation,
+}
+
+fn linear(t: Tensor) -> Evaluated {
+    Evaluated {
+        pre: t,
+        activation: Activation::Linear,
+    }
+}
+
+fn unsupported(msg: String) -> CamError {
+    CamError::new(ErrorKind::Unsupported, msg)
+}
+
+fn first(inputs: &[Tensor]) -> Result<&Tensor> {
+    inputs
+        .first()
+        .ok_or_else(|| CamError::new(ErrorKind::InvalidGraph, "node has no input"))
+}
+
+fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Ok(match op {
+        BinaryOp::Add => a.broadcast_add(b)?,
+        BinaryOp::Subtract => a.broadcast_sub(b)?,
+        BinaryOp::Multiply => a.broadcast_mul(b)?,
+        BinaryOp::Divide => a.broadcast_div(b)?,
+        BinaryOp::Maximum => activation::select_extreme(a, b, false)?,
+        BinaryOp::Minimum => activation::select_extreme(a, b, true)?,
+    })
+}
+
+fn operand(o: Operand, inputs: &[Tensor], like: &Tensor) -> Result<Tensor> {
+    match o {
+        Operand::Input(i) => inputs.get(i).cloned().ok_or_else(|| {
+            CamError::new(
+                ErrorKind::InvalidGraph,
+                format!("operand refers to missing input {i}"),
+            )
+        }),
+        Operand::Scalar(v) => Ok(Tensor::full(v, (), like.device())?),
+    }
+}
+
+fn reshape_per_sample(x: &Tensor, target: &[i64]) -> Result<Tensor> {
+    let n = x.dim(0)?;
+    let per = x.elem_count() / n.max(1);
+    let known: i64 = target.iter().filter(|&&d| d >= 0).product();
+    let mut dims = vec![n];
+    for &d in target {
+        if d >= 0 {
+            dims.push(d as usize);
+        } else if known > 0 && per as i64 % known == 0 {
+            dims.push(per / known as usize);
+        } else {
+            return Err(CamError::new(
+                ErrorKind::InvalidGraph,
+                format!("cannot reshape {:?} to {target:?}", x.dims()),
+            ));
+        }
+    }
+    if dims.iter().skip(1).product::<usize>() != per {
+        return Err(CamError::new(
+            ErrorKind::InvalidGraph,
+            format!("cannot reshape {:?} to {target:?}", x.dims()),
+        ));
+    }
+    Ok(x.reshape(dims)?)
+}
+
+fn conv_out_size(
+    input: usize,
+    win: &conv::Window2d,
+    axis: usize,
+    output_padding: Option<[usize; 2]>,
+) -> usize {
+    let aw = if axis == 0 { win.h } else { win.w };
+    let extent = aw.extent();
+    match output_padding {
+        None => match win.padding {
+            Padding::Valid => input * aw.stride + extent.saturating_sub(aw.stride),
+            Padding::Same => input * aw.stride,
+        },
+        Some(op) => {
+            let pad = if win.padding == Padding::Same {
+                extent / 2
+            } else {
+                0
+            };
+            ((input.max(1) - 1) * aw.stride + extent + op[axis]).saturating_sub(2 * pad)
+        }
+    }
+}
+
+/// Evaluates `node` (with prepared parameters `layer`) on `inputs`.
+pub(crate) fn evaluate(node: &Node, layer: &Layer, inputs: &[Tensor]) -> Result<Evaluated> {
+    let x = first(inputs)?;
+    let rank = x.rank();
+    let out = match (&node.op, layer) {
+        (
+            Op::Conv2D(p),
+            Layer::Conv {
+                win,
+                kernel,
+                grouped,
+                bias,
+            },
+        ) => {
+            let y = if *grouped {
+                conv::grouped_conv2d(x, kernel, bias.as_ref(), win)?
+            } else {
+                conv::conv2d(x, kernel, bias.as_ref(), win)?
+            };
+            return Ok(Evaluated {
+                pre: y,
+                activation: p.activation,
+            });
+        }
+        (
+            Op::DepthwiseConv2D { conv: p, .. },
+            Layer::Depthwise {
+                win,
+                taps,
+                multiplier,
+                bias,
+            },
+        ) => {
+            let xr = conv::repeat_channels(x, *multiplier)?;
+            let y = conv::depthwise_conv2d(&xr, taps, bias.as_ref(), win)?;
+            return Ok(Evaluated {
+                pre: y,
+                activation: p.activation,
+            });
+        }
+        (
+            Op::SeparableConv2D { conv: p, .. },
+            Layer::Separable {
+                win,
+                taps,
+                multiplier,
+                pointwise,
+                bias,
+            },
+        ) => {
+            let xr = conv::repeat_channels(x, *multiplier)?;
+            let d = conv::depthwise_conv2d(&xr, taps, None, win)?;
+            let y = conv::pointwise_conv(&d, pointwise, bias.as_ref())?;
+            return Ok(Evaluated {
+                pre: y,
+                activation: p.activation,
+            });
+        }
+        (
+            Op::Conv2DTranspose {
+                conv: p,
+                output_padding,
+            },
+            Layer::ConvTranspose { win, kernel, bias },
+        ) => {
+            let (_, h, w, _) = x.dims4()?;
+            if h == 0 || w == 0 {
+                return Err(CamError::new(ErrorKind::InvalidInput, "empty input"));
+            }
+            let size = [
+                conv_out_size(h, win, 0, *output_padding),
+                conv_out_size(w, win, 1, *output_padding),
+            ];
+            let y = conv::conv_transpose2d(x, kernel, bias.as_ref(), win, size)?;
+            return Ok(Evaluated {
+                pre: y,
+                activation: p.activation,
+            });
+        }
+        (Op::Dense { activation, .. }, Layer::Dense { kernel, bias }) => {
+            let y = conv::pointwise_conv(x, kernel, bias.as_ref())?;
+            return Ok(Evaluated {
+                pre: y,
+                activation: *activation,
+            });
+        }
+        (_, Layer::Affine { scale, shift }) => {
+            let mut y = x.clone();
+            if let Some(s) = scale {
+                y = y.broadcast_mul(s)?;
+            }
+            if let Some(s) = shift {
+                y = y.broadcast_add(s)?;
+            }
+            y
+        }
+        (Op::LayerNorm { axes, epsilon, .. }, Layer::LayerNorm { gamma, beta }) => {
+            let mut axes = axes
+                .iter()
+                .map(|&a| norm_axis(a, rank))
+                .collect::<Result<Vec<_>>>()?;
+            axes.sort_unstable();
+            let mean = x.mean_keepdim(axes.as_slice())?;
+            let centred = x.broadcast_sub(&mean)?;
+            let var = centred.sqr()?.mean_keepdim(axes.as_slice())?;
+            let mut y = centred.broadcast_div(&var.affine(1.0, *epsilon as f64)?.sqrt()?)?;
+            if let Some(g) = gamma {
+                y = y.broadcast_mul(g)?;
+            }
+            if let Some(b) = beta {
+                y = y.broadcast_add(b)?;
+            }
+            y
+        }
+        (Op::PRelu { .. }, Layer::PRelu { alpha }) => activation::prelu(x, alpha)?,
+        (Op::Identity, _) => x.clone(),
+        (Op::Activation(a), _) => {
+            return Ok(Evaluated {
+                pre: x.clone(),
+                activation: *a,
+            })
+        }
+        (
+            Op::Relu {
+                max_value,
+                negative_slope,
+                threshold,
+            },
+            _,
+        ) => activation::keras_relu(x, *max_value, *negative_slope, *threshold)?,
+        (Op::LeakyRelu { alpha }, _) => activation::leaky_relu(x, *alpha)?,
+        (Op::Softmax { axis }, _) => activation::softmax(x, norm_axis(*axis, rank)?)?,
+        (Op::Binary { op, lhs, rhs }, _) => {
+            let a = operand(*lhs, inputs, x)?;
+            let b = operand(*rhs, inputs, x)?;
+            binary(*op, &a, &b)?
+        }
+        (Op::Merge { op, average }, _) => {
+            let mut acc = x.clone();
+            for other in &inputs[1..] {
+                acc = binary(*op, &acc, other)?;
+            }
+            if *average {
+                acc.affine(1.0 / inputs.len() as f64, 0.0)?
+            } else {
+                acc
+            }
+        }
+        (Op::Concatenate { axis }, _) => Tensor::cat(inputs, norm_axis(*axis, rank)?)?,
+        (Op::ZeroPadding2D { padding }, _) => x
+            .pad_with_zeros(1, padding[0][0], padding[0][1])?
+            .pad_with_zeros(2, padding[1][0], padding[1][1])?,
+        (Op::Cropping2D { cropping }, _) => {
+            let (_, h, w, _) = x.dims4()?;
+            let [[t, b], [l, r]] = *cropping;
+            if t + b > h || l + r > w {
+                return Err(CamError::new(
+                    ErrorKind::InvalidInput,
+                    format!("cropping {cropping:?} exceeds the input {:?}", x.dims()),
+                ));
+            }
+            x.narrow(1, t, h - t - b)?.narrow(2, l, w - l - r)?
+        }
+        (Op::MaxPool2D(p), _) => pool::max_pool(x, p)?,
+        (Op::AvgPool2D(p), _) => pool::avg_pool(x, p)?,
+        (Op::GlobalAvgPool2D { keepdims }, _) => pool::global_avg_pool(x, *keepdims)?,
+        (Op::GlobalMaxPool2D { keepdims }, _) => pool::global_max_pool(x, *keepdims)?,
+        (Op::Flatten, _) => {
+            let n = x.dim(0)?;
+            x.reshape((n, x.elem_count() / n.max(1)))?
+        }
+        (Op::Reshape { target_shape }, _) => reshape_per_sample(x, target_shape)?,
+        (Op::Permute { dims }, _) => {
+            let mut perm = vec![0usize];
+            perm.extend(dims.iter().copied());
+            if perm.len() != rank || perm.iter().any(|&d| d >= rank) {
+                return Err(unsupported(format!("permutation {dims:?} for rank {rank}")));
+            }
+            x.permute(perm)?.contiguous()?
+        }
+        (
+            Op::UpSampling2D {
+                size,
+                interpolation,
+            },
+            _,
+        ) => match interpolation {
+            Interpolation::Nearest => resize::upsample_nearest(x, *size)?,
+            Interpolation::Bilinear => resize::upsample_bilinear(x, *size)?,
+        },
+        (Op::ReduceMean { axes, keepdims }, _) => {
+            let mut axes = axes
+                .iter()
+                .map(|&a| norm_axis(a, rank))
+                .collect::<Result<Vec<_>>>()?;
+            axes.sort_unstable();
+            axes.dedup();
+            let mut y = x.mean_keepdim(axes.as_slice())?;
+            if !keepdims {
+                for &a in axes.iter().rev() {
+                    y = y.squeeze(a)?;
+                }
+            }
+            y
+        }
+        (op, _) => {
+            return Err(unsupported(format!(
+                "operation {op:?} ({}) has no executor",
+                node.class_name
+            )))
+        }
+    };
+    Ok(linear(out))
+}

@@ -1,0 +1,7 @@
+//! Tensor operations on NHWC candle tensors, each with an exact backward pass.
+
+pub(crate) mod activation;
+pub(crate) mod conv;
+pub(crate) mod pool;
+pub(crate) mod resize;
+pub(crate) mod window;

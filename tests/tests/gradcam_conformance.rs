@@ -1,0 +1,194 @@
+//! gradcam-core against TensorFlow's references in the conformance corpus: every case model
+//! fed the stored inputs (logits, probabilities, top class, heatmaps of the top class and the
+//! runner-up), the Dense-only model's NoFeatureMap error, and the default target layer of
+//! every config.
+
+use gradcam_core::candle_core::Device;
+use gradcam_core::{default_target_layer, CamRequest, ErrorKind, Network, Target};
+use kerascam_tests::{corpus, npy};
+use serde_json::Value;
+
+fn f32s(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
+}
+
+fn max_abs(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Worst errors of one case, relative to the tolerances.
+#[derive(Default, Debug)]
+struct Worst {
+    logits_rel: f32,
+    probs: f32,
+    heatmap: f32,
+    max_raw_rel: f32,
+}
+
+#[test]
+fn cases_match_tensorflow() {
+    let Some((dir, manifest)) = corpus::manifest() else {
+        return;
+    };
+    let cases = manifest["cases"].as_array().expect("cases");
+    assert!(!cases.is_empty());
+    let mut failures = Vec::new();
+    for case in cases {
+        let id = case["id"].as_str().expect("id");
+        let model = keras_import::load_model(&dir.join(case["file"].as_str().expect("file")))
+            .unwrap_or_else(|e| panic!("{id}: load: {e}"));
+        let shape = f32s(&case["input_shape"]);
+        let net = Network::load(&model.graph, &Device::Cpu)
+            .and_then(|n| n.with_input_size(shape[0] as usize, shape[1] as usize))
+            .unwrap_or_else(|e| panic!("{id}: executor: {e}"));
+        let want_layer = case["target_layer"].as_str().expect("target_layer");
+        let mut worst = Worst::default();
+        for image in case["images"].as_array().expect("images") {
+            let input = npy::read_f32(&dir.join(image["input"].as_str().expect("input")));
+            let ref_logits = f32s(&image["logits"]);
+            let ref_probs = f32s(&image["probabilities"]);
+            let heatmaps = image["heatmaps"].as_array().expect("heatmaps");
+            let targets: Vec<Target> = heatmaps
+                .iter()
+                .map(|h| Target::Class(h["class"].as_u64().expect("class") as usize))
+                .collect();
+            let results = net
+                .grad_cam(
+                    &input.data,
+                    1,
+                    &CamRequest {
+                        layer: None,
+                        targets,
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{id}: grad-cam: {e}"));
+            let pred = &net.predict(&input.data, 1).expect("predict")[0];
+            let name = image["name"].as_str().unwrap_or("?");
+            if pred.top_class as u64 != image["top_class"].as_u64().expect("top_class") {
+                failures.push(format!(
+                    "{id}/{name}: top class {} != {}",
+                    pred.top_class, image["top_class"]
+                ));
+            }
+            let scale = ref_logits.iter().fold(1f32, |m, v| m.max(v.abs()));
+            worst.logits_rel = worst
+                .logits_rel
+                .max(max_abs(&pred.logits, &ref_logits) / scale);
+            worst.probs = worst.probs.max(max_abs(&pred.probabilities, &ref_probs));
+            for (r, h) in results[0].iter().zip(heatmaps) {
+                if r.target_layer != want_layer {
+                    failures.push(format!(
+                        "{id}: target layer {} != {want_layer}",
+                        r.target_layer
+                    ));
+                }
+                let reference = npy::read_f32(&dir.join(h["heatmap"].as_str().expect("heatmap")));
+                assert_eq!(
+                    reference.shape,
+                    vec![r.height, r.width],
+                    "{id}: heatmap shape"
+                );
+                let diff = max_abs(&r.heatmap, &reference.data);
+                worst.heatmap = worst.heatmap.max(diff);
+                if reference.data.iter().all(|&v| v == 0.0) && r.heatmap.iter().any(|&v| v != 0.0) {
+                    failures.push(format!(
+                        "{id}/{name}: class {} should be all zeros",
+                        r.class
+                    ));
+                }
+                let raw = h["heatmap_max_raw"].as_f64().expect("max raw") as f32;
+                if raw > 0.0 {
+                    worst.max_raw_rel =
+                        worst.max_raw_rel.max((r.heatmap_max_raw - raw).abs() / raw);
+                }
+            }
+        }
+        println!(
+            "{id:40} logits_rel {:.2e}  probs {:.2e}  heatmap {:.2e}  max_raw_rel {:.2e}",
+            worst.logits_rel, worst.probs, worst.heatmap, worst.max_raw_rel
+        );
+        if worst.logits_rel > 1e-3
+            || worst.probs > 1e-4
+            || worst.heatmap > 1e-3
+            || worst.max_raw_rel > 2e-3
+        {
+            failures.push(format!("{id}: {worst:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "conformance failures:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn dense_only_model_has_no_feature_map() {
+    let Some((dir, manifest)) = corpus::manifest() else {
+        return;
+    };
+    let bad = manifest["bad"].as_array().expect("bad");
+    let entry = bad
+        .iter()
+        .find(|b| b["kind"] == "no_feature_map")
+        .expect("no_feature_map entry");
+    let model =
+        keras_import::load_model(&dir.join(entry["file"].as_str().expect("file"))).expect("loads");
+    let err = default_target_layer(&model.graph).expect_err("must fail");
+    assert_eq!(err.kind(), ErrorKind::NoFeatureMap);
+    assert!(
+        err.to_string().contains("no convolutional feature map"),
+        "{err}"
+    );
+    let net = Network::load(&model.graph, &Device::Cpu).expect("executor");
+    let n: usize = net
+        .input_shape()
+        .iter()
+        .map(|d| d.expect("fixed"))
+        .product();
+    let err = net
+        .grad_cam(&vec![0.5; n], 1, &CamRequest::default())
+        .expect_err("grad-cam must fail");
+    assert_eq!(err.kind(), ErrorKind::NoFeatureMap);
+    assert!(
+        err.to_string().contains("no convolutional feature map"),
+        "{err}"
+    );
+}
+
+#[test]
+fn default_target_layer_matches_every_config() {
+    let Some((dir, manifest)) = corpus::manifest() else {
+        return;
+    };
+    let configs = manifest["configs"].as_array().expect("configs");
+    let mut wrong = Vec::new();
+    for c in configs {
+        let id = c["id"].as_str().expect("id");
+        let path = dir.join(c["config"].as_str().expect("config"));
+        let text = corpus::read_config_text(&path);
+        let graph = keras_import::graph_from_config_json(&text, &path.display().to_string())
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let got = default_target_layer(&graph).unwrap_or_else(|e| panic!("{id}: {e}"));
+        if graph.nodes[got].path != c["target_layer"].as_str().expect("target_layer") {
+            wrong.push(format!(
+                "{id}: {} != {}",
+                graph.nodes[got].path, c["target_layer"]
+            ));
+        }
+    }
+    println!("{} configs checked", configs.len());
+    assert!(
+        wrong.is_empty(),
+        "wrong default target layers:\n{}",
+        wrong.join("\n")
+    );
+}

@@ -1,0 +1,643 @@
+//! Property tests of gradcam-core on small random networks built directly from the IR
+//! (random weights, no files): classic CAM equivalence, heatmap range, batch independence,
+//! invariance to positive scaling of the head, and autodiff gradients against central
+//! finite differences through every tracked layer kind.
+
+use gradcam_core::candle_core::{Device, Tensor};
+use gradcam_core::{CamMethod, CamRequest, Network, Target};
+use keras_import::{
+    Activation, BinaryOp, Conv2dParams, Graph, Interpolation, Node, NodeId, Op, Operand, Padding,
+    Pool2dParams, Shape, Weight,
+};
+use proptest::prelude::*;
+
+/// Deterministic pseudo-random numbers (SplitMix64) so weights follow the proptest seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+
+    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.next() * scale).collect()
+    }
+}
+
+/// Builds a graph node by node, with random weights.
+struct Builder {
+    g: Graph,
+    rng: Rng,
+}
+
+fn conv(filters: usize, k: usize, s: usize, padding: Padding, groups: usize) -> Conv2dParams {
+    Conv2dParams {
+        filters,
+        kernel: [k, k],
+        strides: [s, s],
+        dilation: [1, 1],
+        padding,
+        groups,
+        use_bias: true,
+        activation: Activation::Linear,
+    }
+}
+
+fn out_len(len: usize, k: usize, s: usize, padding: Padding) -> usize {
+    match padding {
+        Padding::Same => len.div_ceil(s),
+        Padding::Valid => (len - k) / s + 1,
+    }
+}
+
+impl Builder {
+    fn new(seed: u64, h: usize, w: usize, c: usize) -> Builder {
+        let mut b = Builder {
+            g: Graph::default(),
+            rng: Rng(seed),
+        };
+        b.g.scopes.push(keras_import::Scope {
+            path: String::new(),
+            name: "model".into(),
+            class_name: "Functional".into(),
+            parent: None,
+            input_shape: vec![Some(h), Some(w), Some(c)],
+            output_shape: vec![],
+        });
+        let id = b.node(
+            "input",
+            Op::Input,
+            vec![],
+            vec![Some(h), Some(w), Some(c)],
+            vec![],
+        );
+        b.g.inputs.push(id);
+        b
+    }
+
+    fn shape(&self, id: NodeId) -> Shape {
+        self.g.nodes[id].output_shape.clone()
+    }
+
+    fn dims(&self, id: NodeId) -> Vec<usize> {
+        self.shape(id).iter().map(|d| d.unwrap_or(0)).collect()
+    }
+
+    fn weight(&mut self, shape: Vec<usize>, scale: f32, offset: f32) -> usize {
+        let n = shape.iter().product();
+        let data = self
+            .rng
+            .vec(n, scale)
+            .into_iter()
+            .map(|v| v + offset)
+            .collect();
+        self.g.weights.push(Weight {
+            name: format!("w{}", self.g.weights.len()),
+            shape,
+            data,
+            trainable: true,
+        });
+        self.g.weights.len() - 1
+    }
+
+    fn node(
+        &mut self,
+        name: &str,
+        op: Op,
+        inputs: Vec<NodeId>,
+        out: Shape,
+        weights: Vec<usize>,
+    ) -> NodeId {
+        let name = format!("{name}_{}", self.g.nodes.len());
+        self.g.nodes.push(Node {
+            path: name.clone(),
+            name,
+            call_index: 0,
+            class_name: "Test".into(),
+            scope: 0,
+            op,
+            inputs,
+            output_shape: out,
+            weights,
+        });
+        self.g.nodes.len() - 1
+    }
+
+    fn conv(&mut self, x: NodeId, p: Conv2dParams) -> NodeId {
+        let [h, w, c] = self.dims(x)[..] else {
+            panic!("conv on non-4D")
+        };
+        let (ho, wo) = (
+            out_len(h, p.kernel[0], p.strides[0], p.padding),
+            out_len(w, p.kernel[1], p.strides[1], p.padding),
+        );
+        let fan = (p.kernel[0] * p.kernel[1] * c / p.groups) as f32;
+        let k = self.weight(
+            vec![p.kernel[0], p.kernel[1], c / p.groups, p.filters],
+            1.5 / fan.sqrt(),
+            0.0,
+        );
+        let b = self.weight(vec![p.filters], 0.1, 0.0);
+        self.node(
+            "conv",
+            Op::Conv2D(p),
+            vec![x],
+            vec![Some(ho), Some(wo), Some(p.filters)],
+            vec![k, b],
+        )
+    }
+
+    fn depthwise(&mut self, x: NodeId, k: usize, s: usize, padding: Padding, dm: usize) -> NodeId {
+        let [h, w, c] = self.dims(x)[..] else {
+            panic!("depthwise on non-4D")
+        };
+        let p = conv(c * dm, k, s, padding, c);
+        let kw = self.weight(vec![k, k, c, dm], 1.0 / k as f32, 0.0);
+        let b = self.weight(vec![c * dm], 0.1, 0.0);
+        let out = vec![
+            Some(out_len(h, k, s, padding)),
+            Some(out_len(w, k, s, padding)),
+            Some(c * dm),
+        ];
+        self.node(
+            "dw",
+            Op::DepthwiseConv2D {
+                conv: p,
+                depth_multiplier: dm,
+            },
+            vec![x],
+            out,
+            vec![kw, b],
+        )
+    }
+
+    fn separable(
+        &mut self,
+        x: NodeId,
+        filters: usize,
+        k: usize,
+        s: usize,
+        padding: Padding,
+    ) -> NodeId {
+        let [h, w, c] = self.dims(x)[..] else {
+            panic!("separable on non-4D")
+        };
+        let p = conv(filters, k, s, padding, 1);
+        let dk = self.weight(vec![k, k, c, 1], 1.0 / k as f32, 0.0);
+        let pk = self.weight(vec![1, 1, c, filters], 1.0 / (c as f32).sqrt(), 0.0);
+        let b = self.weight(vec![filters], 0.1, 0.0);
+        let out = vec![
+            Some(out_len(h, k, s, padding)),
+            Some(out_len(w, k, s, padding)),
+            Some(filters),
+        ];
+        self.node(
+            "sep",
+            Op::SeparableConv2D {
+                conv: p,
+                depth_multiplier: 1,
+            },
+            vec![x],
+            out,
+            vec![dk, pk, b],
+        )
+    }
+
+    fn transpose(
+        &mut self,
+        x: NodeId,
+        filters: usize,
+        k: usize,
+        s: usize,
+        padding: Padding,
+    ) -> NodeId {
+        let [h, w, c] = self.dims(x)[..] else {
+            panic!("transpose on non-4D")
+        };
+        let p = conv(filters, k, s, padding, 1);
+        let len = |l: usize| match padding {
+            Padding::Same => l * s,
+            Padding::Valid => l * s + k.saturating_sub(s),
+        };
+        let kw = self.weight(
+            vec![k, k, filters, c],
+            1.0 / ((k * k * c) as f32).sqrt(),
+            0.0,
+        );
+        let b = self.weight(vec![filters], 0.1, 0.0);
+        let out = vec![Some(len(h)), Some(len(w)), Some(filters)];
+        self.node(
+            "convT",
+            Op::Conv2DTranspose {
+                conv: p,
+                output_padding: None,
+            },
+            vec![x],
+            out,
+            vec![kw, b],
+        )
+    }
+
+    fn batch_norm(&mut self, x: NodeId) -> NodeId {
+        let c = *self.dims(x).last().expect("rank");
+        let g = self.weight(vec![c], 0.4, 1.0);
+        let b = self.weight(vec![c], 0.2, 0.0);
+        let m = self.weight(vec![c], 0.2, 0.0);
+        let v = self.weight(vec![c], 0.3, 1.0);
+        let op = Op::BatchNorm {
+            axis: -1,
+            epsilon: 1e-3,
+            center: true,
+            scale: true,
+        };
+        let s = self.shape(x);
+        self.node("bn", op, vec![x], s, vec![g, b, m, v])
+    }
+
+    fn layer_norm(&mut self, x: NodeId) -> NodeId {
+        let c = *self.dims(x).last().expect("rank");
+        let g = self.weight(vec![c], 0.3, 1.0);
+        let b = self.weight(vec![c], 0.2, 0.0);
+        let s = self.shape(x);
+        self.node(
+            "ln",
+            Op::LayerNorm {
+                axes: vec![-1],
+                epsilon: 1e-3,
+                center: true,
+                scale: true,
+            },
+            vec![x],
+            s,
+            vec![g, b],
+        )
+    }
+
+    fn unary(&mut self, x: NodeId, op: Op) -> NodeId {
+        let s = self.shape(x);
+        self.node("unary", op, vec![x], s, vec![])
+    }
+
+    fn pool(&mut self, x: NodeId, max: bool, k: usize, s: usize, padding: Padding) -> NodeId {
+        let [h, w, c] = self.dims(x)[..] else {
+            panic!("pool on non-4D")
+        };
+        let p = Pool2dParams {
+            pool: [k, k],
+            strides: [s, s],
+            padding,
+        };
+        let op = if max {
+            Op::MaxPool2D(p)
+        } else {
+            Op::AvgPool2D(p)
+        };
+        let out = vec![
+            Some(out_len(h, k, s, padding)),
+            Some(out_len(w, k, s, padding)),
+            Some(c),
+        ];
+        self.node("pool", op, vec![x], out, vec![])
+    }
+
+    fn binary(&mut self, a: NodeId, b: NodeId, op: BinaryOp) -> NodeId {
+        let s = self.shape(a);
+        self.node(
+            "bin",
+            Op::Binary {
+                op,
+                lhs: Operand::Input(0),
+                rhs: Operand::Input(1),
+            },
+            vec![a, b],
+            s,
+            vec![],
+        )
+    }
+
+    fn dense(&mut self, x: NodeId, units: usize, activation: Activation) -> NodeId {
+        let mut s = self.shape(x);
+        let inp = s.last().copied().flatten().expect("known last axis");
+        let k = self.weight(vec![inp, units], 1.5 / (inp as f32).sqrt(), 0.0);
+        let b = self.weight(vec![units], 0.1, 0.0);
+        if let Some(l) = s.last_mut() {
+            *l = Some(units);
+        }
+        self.node(
+            "dense",
+            Op::Dense {
+                units,
+                use_bias: true,
+                activation,
+            },
+            vec![x],
+            s,
+            vec![k, b],
+        )
+    }
+
+    fn finish(mut self, out: NodeId) -> Graph {
+        self.g.outputs.push(out);
+        self.g
+    }
+}
+
+/// A CAM method exposing the gradient itself: `Σ_k G_k · v_k` for a fixed channel vector.
+struct GradientProbe(Vec<f32>);
+
+impl CamMethod for GradientProbe {
+    fn name(&self) -> &'static str {
+        "gradient-probe"
+    }
+
+    fn maps(&self, _a: &Tensor, g: &Tensor) -> gradcam_core::Result<Tensor> {
+        let v = Tensor::from_slice(&self.0, self.0.len(), g.device())?;
+        Ok(g.broadcast_mul(&v)?.sum(3)?)
+    }
+}
+
+const H: usize = 9;
+const W: usize = 8;
+const C: usize = 3;
+
+/// A net that exercises every tracked layer kind after the early target `ident`.
+fn kitchen_sink(seed: u64, variant: u8) -> (Graph, NodeId) {
+    let mut b = Builder::new(seed, H, W, C);
+    let inp = b.g.inputs[0];
+    let ident = b.unary(inp, Op::Identity);
+    let pad = match variant % 2 {
+        0 => Padding::Same,
+        _ => Padding::Valid,
+    };
+    let resc = b.unary(
+        ident,
+        Op::Rescaling {
+            scale: vec![0.9],
+            offset: vec![0.05],
+        },
+    );
+    let c1 = b.conv(resc, conv(8, 3, 2, Padding::Same, 1)); // 5x4
+    let bn = b.batch_norm(c1);
+    let act = b.unary(bn, Op::Activation(Activation::Relu6));
+    let zp = b.node(
+        "zpad",
+        Op::ZeroPadding2D {
+            padding: [[1, 0], [0, 1]],
+        },
+        vec![act],
+        vec![Some(6), Some(5), Some(8)],
+        vec![],
+    );
+    let dw = b.depthwise(zp, 3, 1, Padding::Same, 2); // 6x5x16
+    let sw = b.unary(dw, Op::Activation(Activation::Swish));
+    let gc = b.conv(sw, conv(8, 3, 1, Padding::Same, 4)); // grouped
+    let gl = b.unary(gc, Op::Activation(Activation::Gelu { approximate: false }));
+    let mp = b.pool(gl, true, 3, 2, Padding::Same); // 3x3
+    let up = b.node(
+        "up",
+        Op::UpSampling2D {
+            size: [2, 2],
+            interpolation: Interpolation::Nearest,
+        },
+        vec![mp],
+        vec![Some(6), Some(6), Some(8)],
+        vec![],
+    );
+    let crop = b.node(
+        "crop",
+        Op::Cropping2D {
+            cropping: [[0, 0], [0, 1]],
+        },
+        vec![up],
+        vec![Some(6), Some(5), Some(8)],
+        vec![],
+    );
+    let sep = b.separable(crop, 8, 3, 1, Padding::Same);
+    let add = b.binary(sep, gl, BinaryOp::Add);
+    let mx = b.binary(add, gl, BinaryOp::Maximum);
+    let lr = b.unary(mx, Op::LeakyRelu { alpha: 0.2 });
+    let ap = b.pool(lr, false, 2, 2, pad); // same: 3x3 (odd), valid: 3x2
+    let [ah, aw, _] = b.dims(ap)[..] else {
+        unreachable!()
+    };
+    let bil = b.node(
+        "bil",
+        Op::UpSampling2D {
+            size: [2, 2],
+            interpolation: Interpolation::Bilinear,
+        },
+        vec![ap],
+        vec![Some(ah * 2), Some(aw * 2), Some(8)],
+        vec![],
+    );
+    let ct = b.transpose(bil, 6, 3, 2, pad);
+    let el = b.unary(ct, Op::Activation(Activation::Elu { alpha: 1.0 }));
+    let ln = b.layer_norm(el);
+    let th = b.unary(ln, Op::Activation(Activation::Tanh));
+    let hs = b.unary(th, Op::Activation(Activation::HardSwish));
+    let c2 = b.conv(hs, conv(6, 3, 2, Padding::Valid, 1));
+    let sg = b.unary(c2, Op::Activation(Activation::Sigmoid));
+    let rl = b.unary(
+        sg,
+        Op::Relu {
+            max_value: Some(0.8),
+            negative_slope: 0.1,
+            threshold: 0.1,
+        },
+    );
+    let mul = b.binary(rl, sg, BinaryOp::Multiply);
+    let cat = b.node(
+        "cat",
+        Op::Concatenate { axis: -1 },
+        vec![mul, rl],
+        {
+            let mut s = b.shape(mul);
+            s[2] = Some(12);
+            s
+        },
+        vec![],
+    );
+    let gap = b.node(
+        "gap",
+        Op::GlobalAvgPool2D { keepdims: false },
+        vec![cat],
+        vec![Some(12)],
+        vec![],
+    );
+    let gmp = b.node(
+        "gmp",
+        Op::GlobalMaxPool2D { keepdims: false },
+        vec![cat],
+        vec![Some(12)],
+        vec![],
+    );
+    let fl = b.node(
+        "flat",
+        Op::Flatten,
+        vec![cat],
+        vec![Some(b.dims(cat).iter().product())],
+        vec![],
+    );
+    let d0 = b.dense(fl, 12, Activation::Softplus);
+    let sum = b.node(
+        "merge",
+        Op::Merge {
+            op: BinaryOp::Add,
+            average: true,
+        },
+        vec![gap, gmp, d0],
+        vec![Some(12)],
+        vec![],
+    );
+    let out = b.dense(sum, 4, Activation::Softmax);
+    (b.finish(out), ident)
+}
+
+fn request(layer: &Graph, target: NodeId, class: usize) -> CamRequest {
+    CamRequest {
+        layer: Some(layer.nodes[target].path.clone()),
+        targets: vec![Target::Class(class)],
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+
+    /// (e) The autodiff gradient at an early target agrees with central finite differences.
+    #[test]
+    fn gradient_matches_finite_differences(seed in any::<u64>(), variant in 0u8..2, class in 0usize..4) {
+        let (graph, target) = kitchen_sink(seed, variant);
+        let net = Network::load(&graph, &Device::Cpu).expect("load");
+        let mut rng = Rng(seed ^ 0xABCD);
+        let x: Vec<f32> = rng.vec(H * W * C, 1.0);
+        let v: Vec<f32> = rng.vec(C, 1.0);
+        let probe = GradientProbe(v.clone());
+        let cam = net.cam_with(&probe, &x, 1, &request(&graph, target, class)).expect("cam");
+        let autodiff = &cam[0][0].raw_cam;
+        let eps = 2e-3f32;
+        let score = |x: &[f32]| net.predict(x, 1).expect("predict")[0].logits[class] as f64;
+        let mut worst = 0f64;
+        let mut bad = 0usize;
+        let scale = autodiff.iter().fold(1e-3f64, |m, g| m.max(g.abs() as f64));
+        for p in 0..H * W {
+            let (mut plus, mut minus) = (x.clone(), x.clone());
+            for k in 0..C {
+                plus[p * C + k] += eps * v[k];
+                minus[p * C + k] -= eps * v[k];
+            }
+            let fd = (score(&plus) - score(&minus)) / (2.0 * eps as f64);
+            let err = (fd - autodiff[p] as f64).abs() / scale;
+            worst = worst.max(err);
+            if err > 2e-2 {
+                bad += 1;
+            }
+        }
+        // A kink (ReLU edge, max-pool winner change) inside ±eps can spoil a few pixels;
+        // a wrong backward pass spoils many.
+        prop_assert!(bad <= 3, "{bad} of {} pixels disagree; worst relative error {worst:.3e}", H * W);
+    }
+}
+
+/// Conv → ReLU → GAP → Dense(softmax): the setting where Grad-CAM equals classic CAM.
+fn gap_dense(seed: u64) -> (Graph, NodeId, usize) {
+    let mut b = Builder::new(seed, H, W, C);
+    let inp = b.g.inputs[0];
+    let mut p = conv(6, 3, 1, Padding::Same, 1);
+    p.activation = Activation::Relu;
+    let feat = b.conv(inp, p);
+    let gap = b.node(
+        "gap",
+        Op::GlobalAvgPool2D { keepdims: false },
+        vec![feat],
+        vec![Some(6)],
+        vec![],
+    );
+    let out = b.dense(gap, 3, Activation::Softmax);
+    let kernel = b.g.nodes[out].weights[0];
+    (b.finish(out), feat, kernel)
+}
+
+/// Classic CAM `ReLU(Σ_k W[k, c] · A_k)` from the Dense kernel.
+struct ClassicCam(Vec<f32>);
+
+impl CamMethod for ClassicCam {
+    fn name(&self) -> &'static str {
+        "classic-cam"
+    }
+
+    fn maps(&self, a: &Tensor, _g: &Tensor) -> gradcam_core::Result<Tensor> {
+        let w = Tensor::from_slice(&self.0, self.0.len(), a.device())?;
+        Ok(a.broadcast_mul(&w)?.sum(3)?.relu()?)
+    }
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// (a) With a GAP → Dense head, Grad-CAM equals classic CAM from the Dense weights.
+    #[test]
+    fn gap_dense_gradcam_is_classic_cam(seed in any::<u64>(), class in 0usize..3) {
+        let (graph, feat, kernel) = gap_dense(seed);
+        let net = Network::load(&graph, &Device::Cpu).expect("load");
+        let x = Rng(seed ^ 7).vec(H * W * C, 1.0);
+        let k = &graph.weights[kernel];
+        let column: Vec<f32> = (0..6).map(|i| k.data[i * 3 + class]).collect();
+        let req = request(&graph, feat, class);
+        let grad = net.grad_cam(&x, 1, &req).expect("grad-cam");
+        let classic = net.cam_with(&ClassicCam(column), &x, 1, &req).expect("cam");
+        prop_assert!(max_abs_diff(&grad[0][0].heatmap, &classic[0][0].heatmap) <= 1e-5);
+        let hw = (grad[0][0].height * grad[0][0].width) as f32;
+        let ratio = grad[0][0].heatmap_max_raw * hw;
+        prop_assert!((ratio - classic[0][0].heatmap_max_raw).abs() <= 1e-4 * (1.0 + ratio.abs()));
+    }
+
+    /// (b) Heatmaps lie in [0, 1] and reach 1 unless all zero; (c) a batch equals one image
+    /// at a time; (d) scaling the last Dense kernel and bias by c > 0 leaves them unchanged.
+    #[test]
+    fn heatmap_range_batch_and_scale_invariance(seed in any::<u64>(), variant in 0u8..2, factor in 0.1f32..10.0) {
+        let (mut graph, _) = kitchen_sink(seed, variant);
+        let net = Network::load(&graph, &Device::Cpu).expect("load");
+        let n = 3;
+        let x = Rng(seed ^ 99).vec(n * H * W * C, 1.0);
+        let req = CamRequest { layer: None, targets: Target::top_k(2) };
+        let batch = net.grad_cam(&x, n, &req).expect("batch");
+        for (i, per_image) in batch.iter().enumerate() {
+            let alone = net.grad_cam(&x[i * H * W * C..(i + 1) * H * W * C], 1, &req).expect("alone");
+            for (r, a) in per_image.iter().zip(&alone[0]) {
+                let max = r.heatmap.iter().copied().fold(0f32, f32::max);
+                prop_assert!(r.heatmap.iter().all(|v| (0.0..=1.0).contains(v)));
+                prop_assert!(max == 1.0 || r.heatmap.iter().all(|&v| v == 0.0));
+                prop_assert_eq!(r.class, a.class);
+                prop_assert!(max_abs_diff(&r.heatmap, &a.heatmap) <= 1e-5);
+                prop_assert!(max_abs_diff(&r.logits, &a.logits) <= 1e-5);
+            }
+        }
+        let out = graph.outputs[0];
+        for &w in &graph.nodes[out].weights.clone() {
+            for v in &mut graph.weights[w].data {
+                *v *= factor;
+            }
+        }
+        let scaled = Network::load(&graph, &Device::Cpu).expect("load scaled");
+        let classes: Vec<Target> = batch[0].iter().map(|r| Target::Class(r.class)).collect();
+        let fixed = CamRequest { layer: None, targets: classes };
+        let before = net.grad_cam(&x[..H * W * C], 1, &fixed).expect("before");
+        let after = scaled.grad_cam(&x[..H * W * C], 1, &fixed).expect("after");
+        for (a, b) in before[0].iter().zip(&after[0]) {
+            prop_assert!(max_abs_diff(&a.heatmap, &b.heatmap) <= 1e-4, "scaling by {factor} changed the heatmap");
+        }
+    }
+}
