@@ -58,15 +58,23 @@ pub enum OverlayError {
         /// Height of the second image.
         right_height: u32,
     },
-    /// An output whose size does not fit in `u32` pixels per side or in memory.
+    /// A resize target whose cell count cannot be allocated.
     #[error("{what} would be too large: {width}x{height} pixels")]
     TooLarge {
-        /// Which output would overflow.
+        /// Which output would be too large.
         what: &'static str,
-        /// Requested width (saturated at `u64::MAX`).
+        /// Requested width.
         width: u64,
-        /// Requested height (saturated at `u64::MAX`).
+        /// Requested height.
         height: u64,
+    },
+    /// A layout whose width does not fit in `u32` pixels.
+    #[error("{what} would be {width} pixels wide, more than an image can hold")]
+    WidthOverflow {
+        /// Which layout would overflow.
+        what: &'static str,
+        /// The width it would need.
+        width: u64,
     },
     /// A colormap name that [`crate::Colormap`] does not know.
     #[error("unknown colormap {name:?}; expected one of: {expected}")]

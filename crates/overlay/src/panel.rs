@@ -21,10 +21,9 @@ pub fn panel_width(tile_width: u32) -> Result<u32> {
     tile_width
         .checked_mul(3)
         .and_then(|tiles| tiles.checked_add(2 * PANEL_GAP))
-        .ok_or(OverlayError::TooLarge {
+        .ok_or(OverlayError::WidthOverflow {
             what: "side-by-side panel",
             width: 3 * u64::from(tile_width) + 2 * u64::from(PANEL_GAP),
-            height: 0,
         })
 }
 
@@ -32,10 +31,9 @@ pub fn panel_width(tile_width: u32) -> Result<u32> {
 /// `width + PANEL_GAP + COLORBAR_WIDTH + TICK_LENGTH`.
 pub fn with_colorbar_width(width: u32) -> Result<u32> {
     let extra = PANEL_GAP + COLORBAR_WIDTH + TICK_LENGTH;
-    width.checked_add(extra).ok_or(OverlayError::TooLarge {
+    width.checked_add(extra).ok_or(OverlayError::WidthOverflow {
         what: "image with colour bar",
         width: u64::from(width) + u64::from(extra),
-        height: 0,
     })
 }
 
@@ -44,7 +42,7 @@ pub fn with_colorbar_width(width: u32) -> Result<u32> {
 /// [`panel_width`]`(w)` x `h` for `w x h` tiles.
 ///
 /// Errors: [`OverlayError::SizeMismatch`] unless all three tiles have the same size;
-/// [`OverlayError::TooLarge`] if the panel width overflows `u32`.
+/// [`OverlayError::WidthOverflow`] if the panel width overflows `u32`.
 pub fn side_by_side(photo: &RgbImage, heatmap: &RgbImage, overlay: &RgbImage) -> Result<RgbImage> {
     for (what, tile) in [
         ("panel heatmap tile", heatmap),
@@ -76,7 +74,7 @@ pub fn side_by_side(photo: &RgbImage, heatmap: &RgbImage, overlay: &RgbImage) ->
 /// the bottom; a 1-pixel-high bar shows value 1). The ticks sit on rows `0`,
 /// `ceil((h - 1) / 2)` and `h - 1`. The result is [`with_colorbar_width`]`(w)` x `h`.
 ///
-/// Errors: [`OverlayError::TooLarge`] if the width overflows `u32`.
+/// Errors: [`OverlayError::WidthOverflow`] if the width overflows `u32`.
 pub fn append_colorbar(image: &RgbImage, colormap: Colormap) -> Result<RgbImage> {
     let (width, height) = image.dimensions();
     let mut out = RgbImage::from_pixel(with_colorbar_width(width)?, height, BACKGROUND);
@@ -170,6 +168,19 @@ mod tests {
                 "row {y}"
             );
         }
+    }
+
+    #[test]
+    fn widths_beyond_u32_are_errors() {
+        assert!(matches!(
+            panel_width(u32::MAX / 3),
+            Err(OverlayError::WidthOverflow { .. })
+        ));
+        assert!(matches!(
+            with_colorbar_width(u32::MAX - 1),
+            Err(OverlayError::WidthOverflow { .. })
+        ));
+        assert_eq!(panel_width(10), Ok(30 + 2 * PANEL_GAP));
     }
 
     #[test]

@@ -64,8 +64,8 @@ impl Default for OverlayOptions {
 /// colour bar it is exactly the photo's size.
 ///
 /// Errors: [`OverlayError::Empty`] for a photo with a zero side,
-/// [`OverlayError::InvalidAlpha`] for an alpha outside `[0, 1]`, [`OverlayError::TooLarge`]
-/// when the layout overflows.
+/// [`OverlayError::InvalidAlpha`] for an alpha outside `[0, 1]`,
+/// [`OverlayError::WidthOverflow`] when the layout is wider than `u32::MAX`.
 pub fn render(photo: &RgbImage, heat: &Heatmap, opts: &OverlayOptions) -> Result<RgbImage> {
     let (width, height) = photo.dimensions();
     if width == 0 || height == 0 {
