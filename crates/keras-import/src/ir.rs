@@ -285,7 +285,7 @@ pub enum Op {
         /// Fused activation.
         activation: Activation,
     },
-    /// BatchNormalization in inference mode (weights: [gamma], [beta], moving_mean, moving_variance;
+    /// BatchNormalization in inference mode (weights: `gamma`, `beta`, `moving_mean`, `moving_variance`;
     /// gamma/beta present per `scale`/`center`).
     BatchNorm {
         /// Normalised axis, counted on the full rank with batch (−1 or 3 for NHWC channels).
@@ -297,7 +297,7 @@ pub enum Op {
         /// Whether gamma exists.
         scale: bool,
     },
-    /// LayerNormalization (weights: [gamma], [beta]).
+    /// LayerNormalization (weights: `gamma`, `beta`).
     LayerNorm {
         /// Normalised axes, counted on the full rank with batch.
         axes: Vec<i64>,
