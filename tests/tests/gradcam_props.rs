@@ -519,27 +519,30 @@ proptest! {
         let probe = GradientProbe(v.clone());
         let cam = net.cam_with(&probe, &x, 1, &request(&graph, target, class)).expect("cam");
         let autodiff = &cam[0][0].raw_cam;
-        let eps = 2e-3f32;
+        let eps = 1e-2f64;
         let score = |x: &[f32]| net.predict(x, 1).expect("predict")[0].logits[class] as f64;
-        let mut worst = 0f64;
         let mut bad = 0usize;
-        let scale = autodiff.iter().fold(1e-3f64, |m, g| m.max(g.abs() as f64));
-        for p in 0..H * W {
-            let (mut plus, mut minus) = (x.clone(), x.clone());
-            for k in 0..C {
-                plus[p * C + k] += eps * v[k];
-                minus[p * C + k] -= eps * v[k];
-            }
-            let fd = (score(&plus) - score(&minus)) / (2.0 * eps as f64);
-            let err = (fd - autodiff[p] as f64).abs() / scale;
-            worst = worst.max(err);
-            if err > 2e-2 {
+        let mut report = String::new();
+        for _ in 0..8 {
+            // Direction u[p, k] = a[p] · v[k]: its predicted derivative is Σ_p a[p] · probe[p].
+            let a: Vec<f64> = rng.vec(H * W, 1.0).into_iter().map(f64::from).collect();
+            let moved = |sign: f64| -> Vec<f32> {
+                x.iter().enumerate().map(|(i, &xi)| (xi as f64 + sign * eps * a[i / C] * v[i % C] as f64) as f32).collect()
+            };
+            let (sp, sm) = (score(&moved(1.0)), score(&moved(-1.0)));
+            let fd = (sp - sm) / (2.0 * eps);
+            let predicted: f64 = a.iter().zip(autodiff).map(|(a, g)| a * *g as f64).sum();
+            let magnitude: f64 = a.iter().zip(autodiff).map(|(a, g)| (a * *g as f64).abs()).sum();
+            // f32 rounding of the two forward passes, as a derivative error.
+            let noise = 1e-6 * sp.abs().max(sm.abs()).max(1.0) / (2.0 * eps);
+            if (fd - predicted).abs() > 3e-2 * magnitude + noise {
                 bad += 1;
+                report.push_str(&format!("fd {fd:.6e} autodiff {predicted:.6e} (sum |terms| {magnitude:.3e}); "));
             }
         }
-        // A kink (ReLU edge, max-pool winner change) inside ±eps can spoil a few pixels;
-        // a wrong backward pass spoils many.
-        prop_assert!(bad <= 3, "{bad} of {} pixels disagree; worst relative error {worst:.3e}", H * W);
+        // A kink (ReLU edge, max-pool winner change) inside ±eps can spoil a direction; a wrong
+        // backward pass spoils all of them.
+        prop_assert!(bad <= 2, "{bad} of 8 directions disagree: {report}");
     }
 }
 

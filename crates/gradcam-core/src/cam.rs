@@ -131,6 +131,13 @@ impl Network {
             None => default_target_layer(graph)?,
         };
         let target_path = graph.nodes[target_id].path.clone();
+        if !self.output_depends_on(target_id) {
+            return Err(CamError::at(
+                ErrorKind::InvalidInput,
+                &target_path,
+                "the model output does not depend on this layer",
+            ));
+        }
         let x = self.input_tensor(batch, n)?;
         let fwd = self.forward(&x, Some(target_id))?;
         let var = fwd.target.as_ref().ok_or_else(|| {

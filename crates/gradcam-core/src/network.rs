@@ -33,7 +33,7 @@ pub struct Network {
     needed: Vec<bool>,
     last_use: Vec<usize>,
     input: NodeId,
-    input_shape: [Option<usize>; 3],
+    input_shape: Vec<Option<usize>>,
     head: HeadInfo,
 }
 
@@ -89,19 +89,14 @@ impl Network {
             .nodes
             .get(input)
             .ok_or_else(|| CamError::new(ErrorKind::InvalidGraph, "input node does not exist"))?;
-        let input_shape = match input_node.output_shape[..] {
-            [h, w, Some(c)] => [h, w, Some(c)],
-            _ => {
-                return Err(CamError::at(
-                    ErrorKind::Unsupported,
-                    &input_node.path,
-                    format!(
-                        "input shape {:?} is not (H, W, C) with known C",
-                        input_node.output_shape
-                    ),
-                ))
-            }
-        };
+        let input_shape = input_node.output_shape.clone();
+        if input_shape.is_empty() {
+            return Err(CamError::at(
+                ErrorKind::Unsupported,
+                &input_node.path,
+                "the model input is a scalar",
+            ));
+        }
         for (id, node) in graph.nodes.iter().enumerate() {
             if let Some(&bad) = node.inputs.iter().find(|&&i| i >= id) {
                 return Err(CamError::at(
@@ -148,9 +143,15 @@ impl Network {
         })
     }
 
-    /// Fixes the input height and width of a model whose input size is free (e.g.
+    /// Fixes the input height and width of an image model whose input size is free (e.g.
     /// MobileNetV3 with `(None, None, 3)`); fails if the model fixes a different size.
     pub fn with_input_size(mut self, height: usize, width: usize) -> Result<Network> {
+        if self.input_shape.len() != 3 {
+            return Err(invalid(format!(
+                "the model input {:?} is not an image (H, W, C)",
+                self.input_shape
+            )));
+        }
         for (dim, want) in [(0, height), (1, width)] {
             match self.input_shape[dim] {
                 Some(have) if have != want => {
@@ -164,9 +165,9 @@ impl Network {
         Ok(self)
     }
 
-    /// Input shape `(H, W, C)` without batch; `None` for a free dimension.
-    pub fn input_shape(&self) -> [Option<usize>; 3] {
-        self.input_shape
+    /// Input shape without batch (`(H, W, C)` for an image model); `None` for a free dimension.
+    pub fn input_shape(&self) -> &[Option<usize>] {
+        &self.input_shape
     }
 
     /// The classifier head.
@@ -179,6 +180,11 @@ impl Network {
         &self.skeleton
     }
 
+    /// Whether the model output depends on node `id`.
+    pub fn output_depends_on(&self, id: NodeId) -> bool {
+        self.needed.get(id).copied().unwrap_or(false)
+    }
+
     /// The device the network runs on.
     pub fn device(&self) -> &Device {
         &self.device
@@ -186,16 +192,22 @@ impl Network {
 
     /// Uploads an NHWC batch of `n` images after checking its length and values.
     pub(crate) fn input_tensor(&self, batch: &[f32], n: usize) -> Result<Tensor> {
-        let [Some(h), Some(w), Some(c)] = self.input_shape else {
+        let Some(dims) = self
+            .input_shape
+            .iter()
+            .copied()
+            .collect::<Option<Vec<usize>>>()
+        else {
             return Err(invalid(
                 "the model input size is free: call Network::with_input_size first".to_string(),
             ));
         };
-        if n == 0 || batch.len() != n * h * w * c {
+        let per_image: usize = dims.iter().product();
+        if n == 0 || batch.len() != n * per_image {
             return Err(invalid(format!(
-                "batch holds {} values; {n} images of {h}x{w}x{c} need {}",
+                "batch holds {} values; {n} inputs of shape {dims:?} need {}",
                 batch.len(),
-                n * h * w * c
+                n * per_image
             )));
         }
         if let Some(i) = batch.iter().position(|v| !v.is_finite()) {
@@ -204,7 +216,9 @@ impl Network {
                 format!("input value {i} is {}", batch[i]),
             ));
         }
-        Ok(Tensor::from_slice(batch, (n, h, w, c), &self.device)?)
+        let mut shape = vec![n];
+        shape.extend(dims);
+        Ok(Tensor::from_slice(batch, shape, &self.device)?)
     }
 
     /// Runs the graph on `x`; `target` (if any) becomes the only tracked variable.

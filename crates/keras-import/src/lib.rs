@@ -43,9 +43,11 @@
 pub mod config;
 mod container;
 pub mod error;
+pub mod graph;
 pub mod ir;
 mod load;
 pub mod weights;
 pub use error::{ErrorKind, ImportError, Result};
+pub use graph::graph_from_config_json;
 pub use ir::*;
 pub use load::{load_model, load_model_from_bytes, load_weight_store_from_bytes};
