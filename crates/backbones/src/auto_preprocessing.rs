@@ -78,3 +78,77 @@ fn is_normalising(op: &Op) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_graph::GraphBuilder;
+
+    fn detection(preprocessing: Preprocessing) -> Detection {
+        Detection {
+            family: "resnet",
+            variant: None,
+            signature: None,
+            scope: String::new(),
+            nested: false,
+            include_top: false,
+            preprocessing,
+            confidence: 1.0,
+            evidence: Vec::new(),
+        }
+    }
+
+    fn model(first: Op, nested: bool) -> keras_import::Graph {
+        let mut b = GraphBuilder::new();
+        let mut x = b.node("input", "InputLayer", Op::Input, 0, &[], 0);
+        let mut scope = 0;
+        if nested {
+            scope = b.scope("backbone", 0);
+            x = b.node("inner_input", "InputLayer", Op::Input, scope, &[x], 0);
+        }
+        let f = b.node("first", "Layer", first, scope, &[x], 0);
+        b.node("conv", "Conv2D", Op::Identity, scope, &[f], 4);
+        b.graph
+    }
+
+    fn rescaling() -> Op {
+        Op::Rescaling {
+            scale: vec![1.0 / 255.0],
+            offset: vec![0.0],
+        }
+    }
+
+    #[test]
+    fn rescaling_first_means_none_even_inside_a_nested_model() {
+        let caffe = detection(Preprocessing::Caffe);
+        assert_eq!(
+            choose_preprocessing(&model(rescaling(), false), Some(&caffe)),
+            Preprocessing::None
+        );
+        assert_eq!(
+            choose_preprocessing(&model(rescaling(), true), None),
+            Preprocessing::None
+        );
+        let divide = Op::Binary {
+            op: BinaryOp::Divide,
+            lhs: Operand::Input(0),
+            rhs: Operand::Scalar(127.5),
+        };
+        assert_eq!(
+            choose_preprocessing(&model(divide, true), None),
+            Preprocessing::None
+        );
+    }
+
+    #[test]
+    fn otherwise_the_family_mode_then_unit() {
+        let g = model(Op::Flatten, false);
+        let tf = detection(Preprocessing::Tf);
+        assert_eq!(choose_preprocessing(&g, Some(&tf)), Preprocessing::Tf);
+        assert_eq!(choose_preprocessing(&g, None), Preprocessing::Unit);
+        assert_eq!(
+            choose_preprocessing(&keras_import::Graph::default(), None),
+            Preprocessing::Unit
+        );
+    }
+}

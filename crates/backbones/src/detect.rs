@@ -24,7 +24,8 @@ use crate::evidence::{NodeSet, Structure};
 use crate::preprocessing::Preprocessing;
 use crate::signatures::{family_info, name_matches, Signature, SIGNATURES};
 
-/// Least structural agreement (see [`Structure::score`]) that confirms a parameter-count match.
+/// Least structural agreement (mean of the fraction of marker layer names present and the
+/// fraction of equal layer class counts) that confirms a parameter-count match.
 pub const ACCEPT: f32 = 0.75;
 /// Confidence of a detection by structure alone.
 const STRUCTURE_ONLY_CONFIDENCE: f32 = 0.5;
@@ -75,9 +76,11 @@ fn by_scope_count(graph: &Graph, table: &'static [Signature]) -> Option<Detectio
             .filter(|s| s.param_count == total)
             .map(|s| (s, set.structure(s)))
             .collect();
+        // The best agreement; on a tie the first in table order (Keras 3 before Keras 2).
         let Some((sig, structure)) = candidates
             .iter()
             .filter(|(_, st)| st.score() >= ACCEPT)
+            .rev()
             .max_by(|a, b| a.1.score().total_cmp(&b.1.score()))
         else {
             continue;
@@ -245,5 +248,122 @@ fn detection(
         preprocessing: sig.preprocessing,
         confidence: confidence.clamp(0.0, 1.0),
         evidence,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_graph::GraphBuilder;
+    use keras_import::Op;
+
+    macro_rules! sig {
+        ($id:literal, $family:literal, $stem:literal) => {
+            Signature {
+                id: $id,
+                keras_major: 3,
+                family: $family,
+                constructor: $id,
+                args: "",
+                include_top: false,
+                input_shape: [Some(8), Some(8), Some(3)],
+                param_count: 10,
+                trainable_param_count: 10,
+                non_trainable_param_count: 0,
+                preprocessing: Preprocessing::Tf,
+                output_layer: "{model}_out",
+                markers: &[$stem],
+                class_counts: &[("Conv2D", 2)],
+            }
+        };
+    }
+
+    /// Two signatures with the same parameter count: only the markers tell them apart.
+    static COLLIDING: &[Signature] = &[
+        sig!("alpha_net", "alpha", "alpha_stem"),
+        sig!("beta_net", "beta", "beta_stem"),
+    ];
+
+    fn conv() -> Op {
+        Op::Identity
+    }
+
+    /// input -> <prefix>_stem (Conv2D, stem params) -> <prefix>_out (Conv2D, 5) [-> head (3)]
+    fn backbone(b: &mut GraphBuilder, prefix: &str, scope: ScopeId, stem: usize) -> NodeId {
+        let input = b.node(
+            &format!("{prefix}_input"),
+            "InputLayer",
+            Op::Input,
+            scope,
+            &[],
+            0,
+        );
+        let s = b.node(
+            &format!("{prefix}_stem"),
+            "Conv2D",
+            conv(),
+            scope,
+            &[input],
+            stem,
+        );
+        b.node(&format!("{prefix}_out"), "Conv2D", conv(), scope, &[s], 5)
+    }
+
+    #[test]
+    fn collision_is_resolved_by_structure() {
+        let mut b = GraphBuilder::new();
+        backbone(&mut b, "beta", 0, 5);
+        let d = detect_in(&b.graph, COLLIDING).expect("detected");
+        assert_eq!((d.family, d.confidence), ("beta", 1.0));
+        assert_eq!(d.scope, "");
+        assert!(d.evidence.iter().any(|e| e.contains("alpha_net")), "{d:?}");
+    }
+
+    #[test]
+    fn hand_built_model_with_a_matching_count_is_not_detected() {
+        let mut b = GraphBuilder::new();
+        let input = b.node("input", "InputLayer", Op::Input, 0, &[], 0);
+        let c = b.node("my_conv", "Conv2D", conv(), 0, &[input], 5);
+        b.node("my_out", "Conv2D", conv(), 0, &[c], 5);
+        assert_eq!(detect_in(&b.graph, COLLIDING), None);
+        assert_eq!(detect(&b.graph), None);
+    }
+
+    #[test]
+    fn nested_backbone_is_found_by_scope_count() {
+        let mut b = GraphBuilder::new();
+        let inner = b.scope("alpha_model", 0);
+        let input = b.node("input", "InputLayer", Op::Input, 0, &[], 0);
+        let out = backbone(&mut b, "alpha", inner, 5);
+        b.graph.nodes[out - 2].inputs = vec![input];
+        b.node("head", "Dense", conv(), 0, &[out], 3);
+        let d = detect_in(&b.graph, COLLIDING).expect("detected");
+        assert_eq!(
+            (d.family, d.scope.as_str(), d.nested),
+            ("alpha", "alpha_model", true)
+        );
+        assert_eq!(d.confidence, 1.0);
+    }
+
+    #[test]
+    fn flattened_backbone_is_found_by_its_output_layer() {
+        let mut b = GraphBuilder::new();
+        let out = backbone(&mut b, "alpha", 0, 5);
+        b.node("head", "Dense", conv(), 0, &[out], 3);
+        let d = detect_in(&b.graph, COLLIDING).expect("detected");
+        assert_eq!((d.family, d.scope.as_str(), d.nested), ("alpha", "", false));
+        assert!((d.confidence - 0.9).abs() < 1e-6, "{d:?}");
+        assert!(!d.include_top);
+    }
+
+    #[test]
+    fn unknown_width_is_found_by_structure_with_low_confidence() {
+        let mut b = GraphBuilder::new();
+        let out = backbone(&mut b, "alpha", 0, 7);
+        b.node("head", "Dense", conv(), 0, &[out], 3);
+        let d = detect_in(&b.graph, COLLIDING).expect("detected");
+        assert_eq!(d.family, "alpha");
+        assert_eq!(d.variant.as_deref(), Some("alpha_net"));
+        assert_eq!(d.confidence, STRUCTURE_ONLY_CONFIDENCE);
     }
 }

@@ -19,6 +19,8 @@ mod preprocessing;
 pub mod signatures;
 pub mod signatures_table;
 mod tensor;
+#[cfg(test)]
+mod test_graph;
 
 pub use auto_preprocessing::{choose_preprocessing, normalises_input};
 pub use detect::{detect, Detection, ACCEPT};

@@ -71,20 +71,6 @@ impl Preprocessing {
             Preprocessing::Unit => nhwc.iter_mut().for_each(|v| *v /= 255.0),
         }
     }
-
-    /// The closed range `[min, max]` that pixels in `[0, 255]` are mapped into, per channel of
-    /// the output (for Caffe the output channel order is B, G, R).
-    pub fn output_range(self) -> [(f32, f32); 3] {
-        let mut range = [(0.0f32, 0.0f32); 3];
-        for (c, r) in range.iter_mut().enumerate() {
-            let mut lo = [0.0f32, 0.0, 0.0];
-            let mut hi = [255.0f32, 255.0, 255.0];
-            self.apply(&mut lo);
-            self.apply(&mut hi);
-            *r = (lo[c], hi[c]);
-        }
-        range
-    }
 }
 
 impl fmt::Display for Preprocessing {
@@ -129,10 +115,15 @@ mod tests {
     }
 
     #[test]
-    fn tf_and_unit_ranges() {
-        assert_eq!(Preprocessing::Tf.output_range()[0], (-1.0, 1.0));
-        assert_eq!(Preprocessing::Unit.output_range()[2], (0.0, 1.0));
-        assert_eq!(Preprocessing::None.output_range()[1], (0.0, 255.0));
+    fn tf_none_and_unit_endpoints() {
+        let mut px = [0.0f32, 127.5, 255.0];
+        Preprocessing::Tf.apply(&mut px);
+        assert_eq!(px, [-1.0, 0.0, 1.0]);
+        let mut px = [0.0f32, 51.0, 255.0];
+        Preprocessing::Unit.apply(&mut px);
+        assert_eq!(px, [0.0, 0.2, 1.0]);
+        Preprocessing::None.apply(&mut px);
+        assert_eq!(px, [0.0, 0.2, 1.0]);
     }
 
     #[test]
