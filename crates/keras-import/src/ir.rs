@@ -423,6 +423,12 @@ pub enum Op {
         /// The constant.
         factor: f32,
     },
+    /// InceptionResNetV2's `CustomScaleLayer` called on `[x, residual]`:
+    /// `inputs[0] + inputs[1] · factor` (broadcasting as numpy).
+    ScaleAdd {
+        /// Multiplier of the second input.
+        factor: f32,
+    },
     /// Mean over `axes` (full rank with batch).
     ReduceMean {
         /// Axes.
@@ -441,5 +447,69 @@ impl Graph {
         self.nodes
             .iter()
             .position(|n| n.path == path && n.call_index == 0)
+    }
+}
+
+/// Parameter counts as Keras' `count_params()` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParamCounts {
+    /// All weights.
+    pub total: u64,
+    /// Weights Keras would train.
+    pub trainable: u64,
+    /// Frozen weights (BN statistics, weights of non-trainable layers or models).
+    pub non_trainable: u64,
+}
+
+impl ParamCounts {
+    fn of<'a>(weights: impl Iterator<Item = &'a Weight>) -> ParamCounts {
+        let mut counts = ParamCounts::default();
+        for w in weights {
+            let n = w.shape.iter().map(|&d| d as u64).product::<u64>();
+            counts.total += n;
+            if w.trainable {
+                counts.trainable += n;
+            } else {
+                counts.non_trainable += n;
+            }
+        }
+        counts
+    }
+}
+
+impl Graph {
+    /// Counts every weight once (a layer called twice shares its weights).
+    pub fn param_counts(&self) -> ParamCounts {
+        ParamCounts::of(self.weights.iter())
+    }
+
+    /// Counts the weights of the nodes in `scope` and all its descendant scopes, each once.
+    pub fn scope_param_counts(&self, scope: ScopeId) -> ParamCounts {
+        let mut inside = vec![false; self.scopes.len()];
+        for (id, s) in self.scopes.iter().enumerate() {
+            // Parents precede children, so one pass settles every scope.
+            inside[id] = id == scope || s.parent.is_some_and(|p| p < id && inside[p]);
+        }
+        let mut seen = vec![false; self.weights.len()];
+        let ids = self
+            .nodes
+            .iter()
+            .filter(|n| inside.get(n.scope).copied().unwrap_or(false))
+            .flat_map(|n| n.weights.iter().copied());
+        let mut unique = Vec::new();
+        for id in ids {
+            if let Some(flag) = seen.get_mut(id) {
+                if !*flag {
+                    *flag = true;
+                    unique.push(id);
+                }
+            }
+        }
+        ParamCounts::of(unique.iter().filter_map(|&id| self.weights.get(id)))
+    }
+
+    /// Finds a scope by its path (`""` is the outer model).
+    pub fn scope_by_path(&self, path: &str) -> Option<ScopeId> {
+        self.scopes.iter().position(|s| s.path == path)
     }
 }
