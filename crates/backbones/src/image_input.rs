@@ -204,6 +204,28 @@ mod tests {
     }
 
     #[test]
+    fn exif_orientation_is_applied() {
+        use image::codecs::png::PngEncoder;
+        use image::{ExtendedColorType, ImageEncoder};
+        // 3x2 image, (0, 0) red, everything else black; EXIF orientation 6 (rotate 90° CW).
+        let img = RgbImage::from_fn(3, 2, |x, y| Rgb([if x + y == 0 { 255 } else { 0 }, 0, 0]));
+        let exif = [
+            b"MM\0\x2a\0\0\0\x08".as_slice(),
+            &[0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0],
+        ]
+        .concat();
+        let mut bytes = Vec::new();
+        let mut encoder = PngEncoder::new(&mut bytes);
+        encoder.set_exif_metadata(exif).unwrap();
+        encoder
+            .write_image(img.as_raw(), 3, 2, ExtendedColorType::Rgb8)
+            .unwrap();
+        let loaded = load_image_from_bytes(&bytes, "rotated.png").unwrap();
+        assert_eq!(loaded.dimensions(), (2, 3));
+        assert_eq!(loaded.get_pixel(1, 0).0, [255, 0, 0]);
+    }
+
+    #[test]
     fn missing_file_is_io_error() {
         let err = load_image("/nonexistent/kerascam.png").unwrap_err();
         assert!(matches!(err, ImageInputError::Io { .. }), "{err}");
