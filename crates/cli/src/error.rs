@@ -8,10 +8,10 @@ pub enum CliError {
     Import(#[from] keras_import::ImportError),
     /// The model could not be executed or explained.
     #[error(transparent)]
-    GradCam(#[from] gradcam_core::GradCamError),
+    GradCam(#[from] gradcam_core::CamError),
     /// A photo could not be read or prepared.
     #[error(transparent)]
-    Image(#[from] backbones::BackboneError),
+    Image(#[from] backbones::ImageInputError),
     /// Drawing the overlay failed.
     #[error(transparent)]
     Overlay(#[from] overlay::OverlayError),
@@ -22,6 +22,14 @@ pub enum CliError {
         path: String,
         /// The cause.
         source: std::io::Error,
+    },
+    /// The compute device could not be opened.
+    #[error("cannot open the {device} device: {source}")]
+    Device {
+        /// Which device.
+        device: &'static str,
+        /// candle's error.
+        source: gradcam_core::candle_core::Error,
     },
     /// A command-line value is unusable.
     #[error("{0}")]

@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use gradcam_core::candle_core::Device;
 use gradcam_core::{CamRequest, CamResult, Head, Network, Target};
 use image::RgbImage;
 use overlay::{Colormap, Heatmap, OverlayOptions};
@@ -80,9 +81,20 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
     let device = make_device(args.device)?;
     let session = Session::open(&args.model, args.preprocess)?;
     let graph = &session.model.graph;
+    if args.layer.is_none() {
+        // A model without a feature map is refused before any photo is read.
+        gradcam_core::default_target_layer(graph)?;
+    }
+    let input_size = fixed_input_size(&session)?;
     let network = Network::load(graph, &device)?;
-    let head_info = gradcam_core::find_head(graph)?;
-    let num_classes = head_info.num_classes(graph);
+    let head = network.head();
+    let logits_len = graph.nodes[head.logits_node]
+        .output_shape
+        .last()
+        .copied()
+        .flatten()
+        .unwrap_or(0);
+    let num_classes = network.num_classes(logits_len);
     let labels = match &args.labels {
         Some(path) => Some(labels::read_labels(path)?),
         None => session.imagenet_labels(num_classes),
@@ -91,13 +103,12 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         layer: args.layer.clone(),
         targets: targets(args, num_classes)?,
     };
-    let input_size = fixed_input_size(&session)?;
     let images = inputs::collect(&args.inputs)?;
     guard_inputs(&images, &args.out, request.targets.len())?;
     std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;
     let job = Job {
         args,
-        head: head_info.kind,
+        head: head.kind,
         session,
         network,
         labels,
@@ -137,36 +148,28 @@ fn overlay_options(args: &ExplainArgs) -> Result<OverlayOptions> {
     })
 }
 
-fn make_device(choice: DeviceArg) -> Result<candle_device::Device> {
-    candle_device::make(choice)
-}
-
-/// Device construction, kept apart so the CLI names candle in one place only.
-mod candle_device {
-    pub use gradcam_core::Device;
-
-    use crate::args::DeviceArg;
-    use crate::error::Result;
-
-    /// Opens the requested device.
-    pub fn make(choice: DeviceArg) -> Result<Device> {
-        Ok(match choice {
-            DeviceArg::Cpu => Device::Cpu,
-            DeviceArg::Cuda => gradcam_core::cuda_device(0)?,
-            DeviceArg::Metal => gradcam_core::metal_device(0)?,
-        })
-    }
+/// Opens the requested device (CUDA and Metal need the matching cargo feature).
+fn make_device(choice: DeviceArg) -> Result<Device> {
+    let (name, opened) = match choice {
+        DeviceArg::Cpu => return Ok(Device::Cpu),
+        DeviceArg::Cuda => ("cuda", Device::new_cuda(0)),
+        DeviceArg::Metal => ("metal", Device::new_metal(0)),
+    };
+    opened.map_err(|source| CliError::Device {
+        device: name,
+        source,
+    })
 }
 
 fn targets(args: &ExplainArgs, num_classes: usize) -> Result<Vec<Target>> {
-    if let Some(&bad) = args.classes.iter().find(|&&c| c >= num_classes.max(2)) {
+    if let Some(&bad) = args.classes.iter().find(|&&c| c >= num_classes) {
         return Err(CliError::Usage(format!(
             "--class {bad} is out of range: the model has {num_classes} output(s)"
         )));
     }
     Ok(match (args.top_k, args.classes.is_empty()) {
         (Some(0), _) => return Err(CliError::Usage("--top-k must be at least 1".into())),
-        (Some(k), _) => (0..k).map(Target::Rank).collect(),
+        (Some(k), _) => Target::top_k(k.min(num_classes)),
         (None, true) => vec![Target::Rank(0)],
         (None, false) => args.classes.iter().map(|&c| Target::Class(c)).collect(),
     })
@@ -287,26 +290,32 @@ impl Job<'_> {
 
     fn prepare<'a>(&self, input: &'a InputImage) -> Result<Prepared<'a>> {
         let photo = backbones::load_image(&input.path)?;
-        let size = match self.input_size {
-            Some(size) => size,
-            None => backbones::free_input_size(photo.height() as usize, photo.width() as usize),
+        let (height, width) = match self.input_size {
+            Some((h, w)) => (Some(h as u32), Some(w as u32)),
+            None => (None, None),
         };
-        let tensor = backbones::to_tensor(&photo, size.0, size.1, self.session.preprocessing)?;
+        let tensor = backbones::to_tensor(&photo, height, width, self.session.preprocessing)?;
         Ok(Prepared {
             input,
             photo,
-            tensor,
-            size,
+            size: (tensor.height as usize, tensor.width as usize),
+            tensor: tensor.data,
         })
     }
 
     /// Explains photos that share one input size in one batch; returns the lines to print.
     fn explain_group(&self, group: &[Prepared<'_>]) -> Result<Vec<String>> {
-        let (h, w) = group[0].size;
         let batch: Vec<f32> = group.iter().flat_map(|p| p.tensor.iter().copied()).collect();
-        let results = self
-            .network
-            .grad_cam(&batch, group.len(), h, w, &self.request)?;
+        let results = match self.input_size {
+            Some(_) => self.network.grad_cam(&batch, group.len(), &self.request)?,
+            None => {
+                let (h, w) = group[0].size;
+                self.network
+                    .clone()
+                    .with_input_size(h, w)?
+                    .grad_cam(&batch, group.len(), &self.request)?
+            }
+        };
         let mut lines = Vec::new();
         for (prepared, per_image) in group.iter().zip(results) {
             let per_target = per_image.len();
@@ -337,7 +346,11 @@ impl Job<'_> {
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
         }
-        let heat = Heatmap::new(result.width, result.height, result.heatmap.clone())?;
+        let heat = Heatmap::new(
+            result.width as u32,
+            result.height as u32,
+            result.heatmap.clone(),
+        )?;
         let picture = overlay::render(&prepared.photo, &heat, &self.overlay)?;
         picture
             .save(&out)
@@ -402,11 +415,10 @@ impl Job<'_> {
             logits: result.logits.clone(),
             target_layer: result.target_layer.clone(),
             preprocessing: self.session.preprocessing.to_string(),
-            backbone: self
-                .session
-                .backbone
-                .as_ref()
-                .map(|b| format!("{}/{}", b.family, b.variant)),
+            backbone: self.session.backbone.as_ref().map(|b| match &b.variant {
+                Some(variant) => format!("{}/{variant}", b.family),
+                None => b.family.to_string(),
+            }),
         }
     }
 }

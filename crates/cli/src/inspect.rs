@@ -73,8 +73,8 @@ pub struct ScopeRow {
 pub struct BackboneRow {
     /// keras.applications module name (`resnet`, `mobilenet_v2`, ...).
     pub family: String,
-    /// Constructor name (`ResNet50`, ...).
-    pub variant: String,
+    /// Constructor and arguments (`MobileNetV2(alpha=0.35)`), when determinable.
+    pub variant: Option<String>,
     /// Scope path of the backbone (`""` when it is the whole model).
     pub scope: String,
     /// Its preprocessing mode.
@@ -116,7 +116,7 @@ pub fn build_report(session: &Session) -> InspectReport {
         }
     };
     let head = match gradcam_core::find_head(graph) {
-        Ok(info) => Some(info.kind.as_str()),
+        Ok(info) => Some(head_name(info.kind)),
         Err(e) => {
             warnings.push(e.to_string());
             None
@@ -147,13 +147,21 @@ pub fn build_report(session: &Session) -> InspectReport {
         head,
         backbone: session.backbone.as_ref().map(|b| BackboneRow {
             family: b.family.to_string(),
-            variant: b.variant.to_string(),
+            variant: b.variant.clone(),
             scope: b.scope.clone(),
             preprocessing: b.preprocessing.to_string(),
             confidence: b.confidence,
         }),
         preprocessing: session.preprocessing.to_string(),
         warnings,
+    }
+}
+
+fn head_name(head: gradcam_core::Head) -> &'static str {
+    match head {
+        gradcam_core::Head::Softmax => "softmax",
+        gradcam_core::Head::Sigmoid => "sigmoid",
+        gradcam_core::Head::Linear => "linear",
     }
 }
 
@@ -210,7 +218,10 @@ fn print_human(r: &InspectReport) {
     match &r.backbone {
         Some(b) => println!(
             "backbone      {} ({}) at {:?}, confidence {:.2}",
-            b.variant, b.family, b.scope, b.confidence
+            b.variant.as_deref().unwrap_or("unknown variant"),
+            b.family,
+            b.scope,
+            b.confidence
         ),
         None => println!("backbone      none recognised"),
     }
