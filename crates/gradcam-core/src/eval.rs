@@ -202,7 +202,7 @@ pub(crate) fn evaluate(node: &Node, layer: &Layer, inputs: &[Tensor]) -> Result<
             }
             y
         }
-        (Op::LayerNorm { axes, epsilon, .. }, Layer::LayerNorm { gamma, beta }) => {
+        (Op::LayerNorm { axes, epsilon, .. }, Layer::Normalize { gamma, beta }) => {
             let mut axes = axes
                 .iter()
                 .map(|&a| norm_axis(a, rank))

@@ -52,7 +52,7 @@ pub(crate) enum Layer {
         shift: Option<Tensor>,
     },
     /// LayerNormalization with gamma/beta shaped for broadcasting.
-    LayerNorm {
+    Normalize {
         gamma: Option<Tensor>,
         beta: Option<Tensor>,
     },
@@ -422,7 +422,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
             };
             let gamma = read("gamma", *scale)?;
             let beta = read("beta", *center)?;
-            Layer::LayerNorm { gamma, beta }
+            Layer::Normalize { gamma, beta }
         }
         Op::PRelu { .. } => {
             let a = r.take("alpha", &vec![None; node.output_shape.len()])?;

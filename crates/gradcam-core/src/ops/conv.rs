@@ -206,7 +206,7 @@ pub(crate) fn conv_transpose2d(
         let fwd_before = total / 2;
         // Row p of the padded input is dilated row p − (extent − 1 − fwd_before).
         let needed = out + extent - 1;
-        if fwd_before <= extent - 1 {
+        if fwd_before < extent {
             y = y.pad_with_zeros(axis, extent - 1 - fwd_before, 0)?;
         } else {
             let cut = (fwd_before - (extent - 1)).min(dilated);
