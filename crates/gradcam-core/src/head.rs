@@ -7,7 +7,7 @@ use crate::error::{CamError, ErrorKind, Result};
 /// How the model turns logits into its output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Head {
-    /// Softmax over the logits: score(c) = logits[c].
+    /// Softmax over the logits: `score(c) = logits[c]`.
     Softmax,
     /// Sigmoid per unit; with one unit, score(1) = logit and score(0) = −logit.
     Sigmoid,
