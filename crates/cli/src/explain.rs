@@ -118,10 +118,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
     };
     let failures = job.run_all(&images)?;
     if failures > 0 {
-        eprintln!(
-            "kerascam: {failures} of {} images failed",
-            images.len()
-        );
+        eprintln!("kerascam: {failures} of {} images failed", images.len());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -305,13 +302,16 @@ impl Job<'_> {
 
     /// Explains photos that share one input size in one batch; returns the lines to print.
     fn explain_group(&self, group: &[Prepared<'_>]) -> Result<Vec<String>> {
-        let batch: Vec<f32> = group.iter().flat_map(|p| p.tensor.iter().copied()).collect();
+        let batch: Vec<f32> = group
+            .iter()
+            .flat_map(|p| p.tensor.iter().copied())
+            .collect();
         let results = match self.input_size {
             Some(_) => self.network.grad_cam(&batch, group.len(), &self.request)?,
             None => {
                 let (h, w) = group[0].size;
-                self.network
-                    .clone()
+                // A free-size model is prepared for each photo size it meets.
+                Network::load(&self.session.model.graph, self.network.device())?
                     .with_input_size(h, w)?
                     .grad_cam(&batch, group.len(), &self.request)?
             }
@@ -374,7 +374,10 @@ impl Job<'_> {
             Some(format!(
                 "{}: {} (p={:.3}) -> {}",
                 record.image,
-                record.label.clone().unwrap_or_else(|| format!("class {}", record.class)),
+                record
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| format!("class {}", record.class)),
                 record.probability,
                 record.output
             ))

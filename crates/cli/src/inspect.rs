@@ -232,11 +232,23 @@ fn print_human(r: &InspectReport) {
         _ => println!("target layer  none"),
     }
     for s in &r.scopes {
-        println!("scope         {} ({}, {} params)", s.path, s.class, s.params);
+        println!(
+            "scope         {} ({}, {} params)",
+            s.path, s.class, s.params
+        );
     }
-    let width = r.layers.iter().map(|l| l.path.len()).max().unwrap_or(4).max(4);
+    let width = r
+        .layers
+        .iter()
+        .map(|l| l.path.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     println!();
-    println!("{:<width$}  {:<24} {:<20} {:>10}", "path", "class", "output", "params");
+    println!(
+        "{:<width$}  {:<24} {:<20} {:>10}",
+        "path", "class", "output", "params"
+    );
     for l in &r.layers {
         println!(
             "{:<width$}  {:<24} {:<20} {:>10}",

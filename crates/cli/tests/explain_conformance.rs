@@ -24,7 +24,10 @@ fn explain_matches_tensorflow_on_every_case() {
     for case in cases {
         checked += check_case(&dir, case);
     }
-    println!("{checked} heatmaps over {} cases within {HEATMAP_TOL}", cases.len());
+    println!(
+        "{checked} heatmaps over {} cases within {HEATMAP_TOL}",
+        cases.len()
+    );
     assert_eq!(checked, cases.len() * 10, "every image has two heatmaps");
 }
 
@@ -33,7 +36,8 @@ fn check_case(dir: &Path, case: &Value) -> usize {
     let out = tempfile::tempdir().unwrap();
     let images = case["images"].as_array().unwrap();
     let mut cmd = kerascam();
-    cmd.arg("explain").arg(dir.join(case["file"].as_str().unwrap()));
+    cmd.arg("explain")
+        .arg(dir.join(case["file"].as_str().unwrap()));
     for image in images {
         cmd.arg(dir.join(image["image"].as_str().unwrap()));
     }
@@ -50,7 +54,11 @@ fn check_case(dir: &Path, case: &Value) -> usize {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{id}: {e}: {l}")))
         .collect();
-    assert_eq!(records.len(), images.len() * 2, "{id}: one record per image and class");
+    assert_eq!(
+        records.len(),
+        images.len() * 2,
+        "{id}: one record per image and class"
+    );
     let mut checked = 0;
     for image in images {
         let png = dir.join(image["image"].as_str().unwrap());
@@ -79,7 +87,10 @@ fn check_case(dir: &Path, case: &Value) -> usize {
                 "{id} {png:?} class {class}: max |Δ| {worst}"
             );
             if want.data.iter().all(|&v| v == 0.0) {
-                assert!(got.data.iter().all(|&v| v == 0.0), "{id}: all-zero reference");
+                assert!(
+                    got.data.iter().all(|&v| v == 0.0),
+                    "{id}: all-zero reference"
+                );
             }
             assert!(Path::new(record["output"].as_str().unwrap()).is_file());
             checked += 1;
@@ -105,8 +116,14 @@ fn check_record_fields(id: &str, record: &Value, case: &Value) {
     ] {
         assert!(record.get(field).is_some(), "{id}: field {field} missing");
     }
-    assert_eq!(record["target_layer"], case["target_layer"], "{id}: target layer");
-    assert_eq!(record["preprocessing"], case["preprocessing"], "{id}: preprocessing");
+    assert_eq!(
+        record["target_layer"], case["target_layer"],
+        "{id}: target layer"
+    );
+    assert_eq!(
+        record["preprocessing"], case["preprocessing"],
+        "{id}: preprocessing"
+    );
     assert_eq!(
         record["logits"].as_array().unwrap().len(),
         case["num_outputs"].as_u64().unwrap() as usize,

@@ -28,7 +28,11 @@ fn folder_with_broken_files_goes_on_and_fails_at_the_end() {
     let mut truncated = std::fs::read(input.path().join("photo001.png")).unwrap();
     truncated.truncate(truncated.len() / 2);
     std::fs::write(input.path().join("broken_truncated.png"), truncated).unwrap();
-    std::fs::write(input.path().join("broken_text.jpg"), b"this is not a picture").unwrap();
+    std::fs::write(
+        input.path().join("broken_text.jpg"),
+        b"this is not a picture",
+    )
+    .unwrap();
     std::fs::write(input.path().join("nested/broken_empty.webp"), b"").unwrap();
 
     let output = Command::new(assert_cmd::cargo::cargo_bin("kerascam"))
@@ -44,8 +48,15 @@ fn folder_with_broken_files_goes_on_and_fails_at_the_end() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
     assert_eq!(errors.len(), 3, "{stderr}");
-    for name in ["broken_truncated.png", "broken_text.jpg", "broken_empty.webp"] {
-        assert!(errors.iter().any(|l| l.contains(name)), "{name} not reported: {stderr}");
+    for name in [
+        "broken_truncated.png",
+        "broken_text.jpg",
+        "broken_empty.webp",
+    ] {
+        assert!(
+            errors.iter().any(|l| l.contains(name)),
+            "{name} not reported: {stderr}"
+        );
     }
     let overlays = walk_pngs(out.path());
     assert_eq!(overlays, 197);

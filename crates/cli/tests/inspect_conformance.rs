@@ -20,7 +20,11 @@ fn inspect_json_matches_the_manifest() {
             .arg("--json")
             .output()
             .unwrap();
-        assert!(output.status.success(), "{id}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{id}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(report["format"], case["format"], "{id}");
         assert_eq!(report["keras_version"], case["keras_version"], "{id}");
@@ -42,9 +46,16 @@ fn inspect_json_matches_the_manifest() {
             }
         }
         let layers = report["layers"].as_array().unwrap();
-        assert!(layers.iter().any(|l| l["path"] == case["target_layer"]), "{id}");
+        assert!(
+            layers.iter().any(|l| l["path"] == case["target_layer"]),
+            "{id}"
+        );
         let params: u64 = layers.iter().map(|l| l["params"].as_u64().unwrap()).sum();
-        assert_eq!(Some(params), case["param_count"].as_u64(), "{id}: layer table sums");
+        assert_eq!(
+            Some(params),
+            case["param_count"].as_u64(),
+            "{id}: layer table sums"
+        );
     }
     println!("{} models inspected", cases.len());
 }

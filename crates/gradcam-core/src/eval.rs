@@ -254,6 +254,16 @@ pub(crate) fn evaluate(node: &Node, layer: &Layer, inputs: &[Tensor]) -> Result<
                 acc
             }
         }
+        (Op::ScaleAdd { factor }, _) => match inputs {
+            [a, b] => a.broadcast_add(&b.affine(f64::from(*factor), 0.0)?)?,
+            _ => {
+                return Err(unsupported(format!(
+                    "{} takes two inputs, got {}",
+                    node.class_name,
+                    inputs.len()
+                )))
+            }
+        },
         (Op::Concatenate { axis }, _) => Tensor::cat(inputs, norm_axis(*axis, rank)?)?,
         (Op::ZeroPadding2D { padding }, _) => x
             .pad_with_zeros(1, padding[0][0], padding[0][1])?
