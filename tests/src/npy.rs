@@ -14,8 +14,8 @@ pub struct NpyF32 {
 /// Reads a C-order float32 (or float64, converted) `.npy` file.
 pub fn read_f32(path: &Path) -> NpyF32 {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let npy = npyz::NpyFile::new(bytes.as_slice())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let npy =
+        npyz::NpyFile::new(bytes.as_slice()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let data: Vec<f32> = match npy.dtype() {
         npyz::DType::Plain(t) if t.size_field() == 8 => npy

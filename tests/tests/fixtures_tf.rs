@@ -40,8 +40,7 @@ fn floats(v: &Value) -> Vec<f32> {
 fn fixtures_match_tensorflow() {
     let dir = fixtures();
     let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     let mut heatmaps = 0;
     let mut refused = 0;
     let cases = manifest["cases"].as_array().unwrap();
@@ -102,7 +101,11 @@ fn check_case(dir: &Path, case: &Value, graph: &keras_import::Graph) -> usize {
         let logits = floats(&image["logits"]);
         let scale = logits.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         let got = &at_target[i][0];
-        assert!(max_abs(&got.logits, &logits) <= 1e-3 * scale, "{id} img{i}: logits {:?} vs {logits:?}", got.logits);
+        assert!(
+            max_abs(&got.logits, &logits) <= 1e-3 * scale,
+            "{id} img{i}: logits {:?} vs {logits:?}",
+            got.logits
+        );
         assert!(
             max_abs(&got.probabilities, &floats(&image["probabilities"])) <= 1e-4,
             "{id} img{i}: probabilities"
@@ -120,11 +123,21 @@ fn check_case(dir: &Path, case: &Value, graph: &keras_import::Graph) -> usize {
                 .find(|r| r.class == class && r.target_layer == layer)
                 .unwrap_or_else(|| panic!("{id} img{i}: no result for class {class} at {layer}"));
             let want = npy::read_f32(&dir.join(reference["heatmap"].as_str().unwrap()));
-            assert_eq!([mine.height, mine.width], [want.shape[0], want.shape[1]], "{id}");
+            assert_eq!(
+                [mine.height, mine.width],
+                [want.shape[0], want.shape[1]],
+                "{id}"
+            );
             let worst = max_abs(&mine.heatmap, &want.data);
-            assert!(worst <= 1e-3, "{id} img{i} class {class} at {layer}: max |Δ| {worst}");
+            assert!(
+                worst <= 1e-3,
+                "{id} img{i} class {class} at {layer}: max |Δ| {worst}"
+            );
             if want.data.iter().all(|&v| v == 0.0) {
-                assert!(mine.heatmap.iter().all(|&v| v == 0.0), "{id}: all-zero reference");
+                assert!(
+                    mine.heatmap.iter().all(|&v| v == 0.0),
+                    "{id}: all-zero reference"
+                );
             } else {
                 let raw = reference["heatmap_max_raw"].as_f64().unwrap() as f32;
                 assert!(
