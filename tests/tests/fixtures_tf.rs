@@ -12,9 +12,13 @@ use gradcam_core::{CamRequest, Network, Target};
 use kerascam_tests::npy;
 use serde_json::Value;
 
-/// Cases whose model uses activations kerascam does not implement: they must be refused at
-/// import with a typed error naming the layer, never run with a wrong function.
-const REFUSED: &[(&str, &str)] = &[];
+/// Cases whose model uses activations kerascam does not implement (Keras 3's celu,
+/// log_sigmoid, hard_tanh, squareplus, sparse_plus and the shrink family): they must be refused
+/// at import with a typed error naming the layer, never run with a wrong function.
+const REFUSED: &[(&str, &str)] = &[
+    ("act_zoo_k3.keras3-zip", "unsupported_option"),
+    ("act_zoo_k3.keras3-h5", "unsupported_option"),
+];
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")

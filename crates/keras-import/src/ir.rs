@@ -174,6 +174,8 @@ pub enum Activation {
     Softplus,
     /// x / (1 + |x|).
     Softsign,
+    /// x · tanh(softplus(x)).
+    Mish,
     /// exp(x).
     Exponential,
 }

@@ -90,14 +90,17 @@ pub(crate) fn apply(x: &Tensor, act: Activation) -> Result<Tensor> {
         Activation::Tanh => x.tanh()?,
         Activation::Elu { alpha } => elu(x, alpha)?,
         Activation::Selu => elu(x, 1.673_263_2)?.affine(1.050_701, 0.0)?,
-        Activation::Softplus => {
-            // relu(x) + log1p(exp(-|x|)) never overflows.
-            let tail = x.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
-            clip(x, 0.0, f32::INFINITY)?.add(&tail)?
-        }
+        Activation::Softplus => softplus(x)?,
+        Activation::Mish => x.mul(&softplus(x)?.tanh()?)?,
         Activation::Softsign => x.div(&x.abs()?.affine(1.0, 1.0)?)?,
         Activation::Exponential => x.exp()?,
     })
+}
+
+/// ln(1 + exp(x)) as relu(x) + ln(1 + exp(−|x|)), which never overflows.
+fn softplus(x: &Tensor) -> Result<Tensor> {
+    let tail = x.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
+    Ok(clip(x, 0.0, f32::INFINITY)?.add(&tail)?)
 }
 
 /// ELU: x for x > 0, alpha · (exp(x) − 1) otherwise.

@@ -35,6 +35,7 @@ pub(crate) fn activation_by_name(name: &str, dialect: Dialect) -> Option<Activat
         "selu" => Activation::Selu,
         "softplus" => Activation::Softplus,
         "softsign" => Activation::Softsign,
+        "mish" => Activation::Mish,
         "exponential" => Activation::Exponential,
         _ => return None,
     })
@@ -182,7 +183,7 @@ mod tests {
             Activation::Gelu { approximate: false }
         );
         assert_eq!(
-            parse(json!("mish"), Dialect::Keras3).unwrap_err().kind,
+            parse(json!("celu"), Dialect::Keras3).unwrap_err().kind,
             ErrorKind::UnsupportedOption
         );
         assert_eq!(
