@@ -25,7 +25,7 @@ fn folder_with_broken_files_goes_on_and_fails_at_the_end() {
         let ext = if i % 3 == 0 { "jpg" } else { "png" };
         write_photo(&input.path().join(format!("{sub}photo{i:03}.{ext}")), i);
     }
-    let mut truncated = std::fs::read(input.path().join("photo001.png")).unwrap();
+    let mut truncated = std::fs::read(input.path().join("photo002.png")).unwrap();
     truncated.truncate(truncated.len() / 2);
     std::fs::write(input.path().join("broken_truncated.png"), truncated).unwrap();
     std::fs::write(

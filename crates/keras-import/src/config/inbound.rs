@@ -223,14 +223,21 @@ fn add_keras2_tensor(
     file: &str,
     layer: &str,
 ) -> Result<()> {
-    let tensor = parse_tensor_ref(items).ok_or_else(|| {
-        bad(
-            file,
-            layer,
-            "an inbound tensor is not a [layer, node, tensor, kwargs] list",
-        )
-    })?;
-    call.args.push(CallArg::Tensor(tensor));
+    // tf_keras writes a constant first operand (`0.5 * x`) as ["_CONSTANT_VALUE", -1, 0.5, kwargs].
+    let positional = match items {
+        [Value::String(name), _, value, ..] if name == "_CONSTANT_VALUE" => value
+            .as_f64()
+            .map(CallArg::Scalar)
+            .ok_or_else(|| bad(file, layer, "a _CONSTANT_VALUE operand is not a number"))?,
+        _ => CallArg::Tensor(parse_tensor_ref(items).ok_or_else(|| {
+            bad(
+                file,
+                layer,
+                "an inbound tensor is not a [layer, node, tensor, kwargs] list",
+            )
+        })?),
+    };
+    call.args.push(positional);
     if let Some(kwargs) = items.get(3).and_then(Value::as_object) {
         for (key, value) in kwargs {
             if call.kwargs.contains_key(key) {

@@ -25,6 +25,8 @@ pub(crate) enum TfFunction {
     Unary(Activation),
     /// `math.reduce_mean` with `axis` and `keepdims` kwargs.
     ReduceMean,
+    /// `nn.gelu` with its `approximate` kwarg (TF defaults to the exact form).
+    Gelu,
 }
 
 impl TfFunction {
@@ -46,6 +48,7 @@ impl TfFunction {
             "nn.softmax" => TfFunction::Unary(Activation::Softmax),
             "math.exp" => TfFunction::Unary(Activation::Exponential),
             "math.reduce_mean" | "reduce_mean" => TfFunction::ReduceMean,
+            "nn.gelu" => TfFunction::Gelu,
             _ => return None,
         })
     }
@@ -60,6 +63,8 @@ pub(crate) enum KerasOperation {
     Unary(Activation),
     /// `numpy.Mean` with `axis`/`keepdims` config.
     Mean,
+    /// `nn.Gelu` with its `approximate` config (Keras 3 defaults to the tanh form).
+    Gelu,
 }
 
 impl KerasOperation {
@@ -75,6 +80,7 @@ impl KerasOperation {
             ("numpy", "Maximum") => KerasOperation::Binary(Maximum),
             ("numpy", "Minimum") => KerasOperation::Binary(Minimum),
             ("numpy", "Mean") => KerasOperation::Mean,
+            ("nn", "Gelu") => KerasOperation::Gelu,
             ("numpy", "Tanh") | ("nn", "Tanh") => KerasOperation::Unary(Activation::Tanh),
             ("numpy", "Exp") => KerasOperation::Unary(Activation::Exponential),
             ("nn", "Relu") => KerasOperation::Unary(Activation::Relu),
@@ -259,6 +265,10 @@ pub(crate) fn keras_operation(input: &LayerInput, operation: KerasOperation) -> 
             input.fields.get("axis"),
             input.fields.get("keepdims"),
         ),
+        KerasOperation::Gelu => {
+            let approximate = input.fields.bool_or("approximate", true)?;
+            unary(input, Activation::Gelu { approximate })
+        }
     }
 }
 
@@ -285,5 +295,13 @@ pub(crate) fn tf_op_lambda(input: &LayerInput, function: TfFunction) -> Result<P
             input.raw_kwargs.get("axis"),
             input.raw_kwargs.get("keepdims"),
         ),
+        TfFunction::Gelu => {
+            let approximate = input
+                .raw_kwargs
+                .get("approximate")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false);
+            unary(input, Activation::Gelu { approximate })
+        }
     }
 }
