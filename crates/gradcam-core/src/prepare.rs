@@ -168,6 +168,11 @@ impl<'a> WeightReader<'a> {
         self.tensor(w, &[len])
     }
 
+    /// The bias vector of `len` values when the layer has one.
+    fn bias(&mut self, use_bias: bool, len: usize) -> Result<Option<Tensor>> {
+        use_bias.then(|| self.vector("bias", len)).transpose()
+    }
+
     fn finish(&self) -> Result<()> {
         if self.next != self.weights.len() {
             return Err(self.err(format!(
@@ -209,11 +214,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
                     .contiguous()?
                     .reshape((groups, kh * kw * in_g, out_g))?
             };
-            let bias = if p.use_bias {
-                Some(r.vector("bias", p.filters)?)
-            } else {
-                None
-            };
+            let bias = r.bias(p.use_bias, p.filters)?;
             Layer::Conv {
                 win: Window2d::new(p.kernel, p.strides, p.dilation, p.padding),
                 kernel,
@@ -229,11 +230,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
             let k = r.take("depthwise_kernel", &[Some(kh), Some(kw), None, Some(*m)])?;
             let channels = k.shape[2] * m;
             let taps = depthwise_taps(&r, k, kh * kw, channels)?;
-            let bias = if p.use_bias {
-                Some(r.vector("bias", channels)?)
-            } else {
-                None
-            };
+            let bias = r.bias(p.use_bias, channels)?;
             Layer::Depthwise {
                 win: Window2d::new(p.kernel, p.strides, p.dilation, p.padding),
                 taps,
@@ -254,11 +251,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
                 &[Some(1), Some(1), Some(channels), Some(p.filters)],
             )?;
             let pointwise = r.tensor(pw, &[channels, p.filters])?;
-            let bias = if p.use_bias {
-                Some(r.vector("bias", p.filters)?)
-            } else {
-                None
-            };
+            let bias = r.bias(p.use_bias, p.filters)?;
             Layer::Separable {
                 win: Window2d::new(p.kernel, p.strides, p.dilation, p.padding),
                 taps,
@@ -277,11 +270,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
                 .permute((0, 1, 3, 2))?
                 .contiguous()?
                 .reshape((kh * kw * cin, p.filters))?;
-            let bias = if p.use_bias {
-                Some(r.vector("bias", p.filters)?)
-            } else {
-                None
-            };
+            let bias = r.bias(p.use_bias, p.filters)?;
             Layer::ConvTranspose {
                 win: Window2d::new(p.kernel, p.strides, p.dilation, p.padding),
                 kernel,
@@ -293,11 +282,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
         } => {
             let k = r.take("kernel", &[None, Some(*units)])?;
             let kernel = r.tensor(k, &k.shape.clone())?;
-            let bias = if *use_bias {
-                Some(r.vector("bias", *units)?)
-            } else {
-                None
-            };
+            let bias = r.bias(*use_bias, *units)?;
             Layer::Dense { kernel, bias }
         }
         Op::BatchNorm {
