@@ -506,7 +506,7 @@ fn request(layer: &Graph, target: NodeId, class: usize) -> CamRequest {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
 
     /// (e) The autodiff gradient at an early target agrees with central finite differences.
     #[test]
@@ -519,30 +519,47 @@ proptest! {
         let probe = GradientProbe(v.clone());
         let cam = net.cam_with(&probe, &x, 1, &request(&graph, target, class)).expect("cam");
         let autodiff = &cam[0][0].raw_cam;
-        let eps = 1e-2f64;
+        // Small enough that kinks rarely fall within ±eps, large enough that the score
+        // differences stand well above f32 rounding.
+        let eps = 1e-3f64;
         let score = |x: &[f32]| net.predict(x, 1).expect("predict")[0].logits[class] as f64;
-        let mut bad = 0usize;
+        let s0 = score(&x);
+        let (mut smooth, mut bad) = (0usize, 0usize);
         let mut report = String::new();
-        for _ in 0..8 {
+        // Up to 16 random directions, until 8 of them are smooth at x.
+        for _ in 0..16 {
+            if smooth == 8 {
+                break;
+            }
             // Direction u[p, k] = a[p] · v[k]: its predicted derivative is Σ_p a[p] · probe[p].
             let a: Vec<f64> = rng.vec(H * W, 1.0).into_iter().map(f64::from).collect();
             let moved = |sign: f64| -> Vec<f32> {
                 x.iter().enumerate().map(|(i, &xi)| (xi as f64 + sign * eps * a[i / C] * v[i % C] as f64) as f32).collect()
             };
             let (sp, sm) = (score(&moved(1.0)), score(&moved(-1.0)));
-            let fd = (sp - sm) / (2.0 * eps);
             let predicted: f64 = a.iter().zip(autodiff).map(|(a, g)| a * *g as f64).sum();
             let magnitude: f64 = a.iter().zip(autodiff).map(|(a, g)| (a * *g as f64).abs()).sum();
-            // f32 rounding of the two forward passes, as a derivative error.
-            let noise = 1e-6 * sp.abs().max(sm.abs()).max(1.0) / (2.0 * eps);
+            // f32 rounding of the forward passes, as a derivative error.
+            let noise = 2e-7 * sp.abs().max(sm.abs()).max(s0.abs()).max(1.0) / eps;
+            let fd = (sp - sm) / (2.0 * eps);
+            // A kink (ReLU edge, max-pool winner change) within ±eps shows as one-sided slopes
+            // that disagree; such a direction says nothing about the backward pass.
+            let (forward, backward) = ((sp - s0) / eps, (s0 - sm) / eps);
+            if (forward - backward).abs() > 6e-2 * magnitude + noise {
+                continue;
+            }
+            smooth += 1;
             if (fd - predicted).abs() > 3e-2 * magnitude + noise {
                 bad += 1;
                 report.push_str(&format!("fd {fd:.6e} autodiff {predicted:.6e} (sum |terms| {magnitude:.3e}); "));
             }
         }
-        // A kink (ReLU edge, max-pool winner change) inside ±eps can spoil a direction; a wrong
-        // backward pass spoils all of them.
-        prop_assert!(bad <= 2, "{bad} of 8 directions disagree: {report}");
+        // Smoothness depends on the forward pass only: a point with too few smooth directions
+        // is a poor place to test the backward pass, not a failure of it.
+        prop_assume!(smooth >= 4, "fewer than 4 of 16 directions are smooth");
+        // A wrong backward pass spoils every smooth direction; kinks that line up within ±eps
+        // can still spoil one.
+        prop_assert!(bad <= 1, "{bad} of {smooth} smooth directions disagree: {report}");
     }
 }
 
@@ -624,7 +641,10 @@ proptest! {
                 prop_assert!(r.heatmap.iter().all(|v| (0.0..=1.0).contains(v)));
                 prop_assert!(max == 1.0 || r.heatmap.iter().all(|&v| v == 0.0));
                 prop_assert_eq!(r.class, a.class);
-                prop_assert!(max_abs_diff(&r.heatmap, &a.heatmap) <= 1e-5);
+                // Batch and single-image matmuls sum in different orders; when the map's
+                // terms cancel (max_raw ≪ the terms) that f32 reordering shows at ~1e-5.
+                let diff = max_abs_diff(&r.heatmap, &a.heatmap);
+                prop_assert!(diff <= 1e-4, "batch and alone differ by {diff}");
                 prop_assert!(max_abs_diff(&r.logits, &a.logits) <= 1e-5);
             }
         }
