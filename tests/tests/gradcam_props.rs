@@ -664,3 +664,71 @@ proptest! {
         }
     }
 }
+
+/// conv → BN → ReLU6 → depthwise → BN → swish → GAP → Dense. With `separated`, Identity
+/// layers between each conv, BN and activation stop the executor from folding them together.
+/// Returns the graph and the six chain layers.
+fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
+    let mut b = Builder::new(seed, H, W, C);
+    let inp = b.g.inputs[0];
+    let separate = |b: &mut Builder, x: NodeId| {
+        if separated {
+            b.unary(x, Op::Identity)
+        } else {
+            x
+        }
+    };
+    let c1 = b.conv(inp, conv(8, 3, 2, Padding::Same, 1));
+    let g1 = separate(&mut b, c1);
+    let bn1 = b.batch_norm(g1);
+    let g2 = separate(&mut b, bn1);
+    let a1 = b.unary(
+        g2,
+        Op::Relu {
+            max_value: Some(6.0),
+            negative_slope: 0.0,
+            threshold: 0.0,
+        },
+    );
+    let d = b.depthwise(a1, 3, 1, Padding::Same, 1);
+    let g3 = separate(&mut b, d);
+    let bn2 = b.batch_norm(g3);
+    let g4 = separate(&mut b, bn2);
+    let a2 = b.unary(g4, Op::Activation(Activation::Swish));
+    let pooled = b.node(
+        "gap",
+        Op::GlobalAvgPool2D { keepdims: false },
+        vec![a2],
+        vec![Some(8)],
+        vec![],
+    );
+    let out = b.dense(pooled, 4, Activation::Softmax);
+    (b.finish(out), vec![c1, bn1, a1, d, bn2, a2])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+
+    /// Folding BatchNormalization and activations into convolutions changes nothing, whichever
+    /// layer of the folded chain is the target (the conv, its BN, its activation).
+    #[test]
+    fn folding_is_invisible_at_every_target(seed in any::<u64>(), class in 0usize..4) {
+        let (fused, fused_layers) = fold_chain(seed, false);
+        let (plain, plain_layers) = fold_chain(seed, true);
+        let (fused_net, plain_net) = (
+            Network::load(&fused, &Device::Cpu).expect("load"),
+            Network::load(&plain, &Device::Cpu).expect("load"),
+        );
+        let x = Rng(seed ^ 3).vec(2 * H * W * C, 1.0);
+        for (&f, &p) in fused_layers.iter().zip(&plain_layers) {
+            let a = fused_net.grad_cam(&x, 2, &request(&fused, f, class)).expect("fused");
+            let b = plain_net.grad_cam(&x, 2, &request(&plain, p, class)).expect("plain");
+            for (ra, rb) in a.iter().flatten().zip(b.iter().flatten()) {
+                let scale = ra.raw_cam.iter().chain(&rb.raw_cam).fold(1e-6f32, |m, v| m.max(v.abs()));
+                let diff = max_abs_diff(&ra.raw_cam, &rb.raw_cam);
+                prop_assert!(diff <= 1e-4 * scale, "target {}: raw maps differ by {diff} (scale {scale})", fused.nodes[f].path);
+                prop_assert!(max_abs_diff(&ra.logits, &rb.logits) <= 1e-5);
+            }
+        }
+    }
+}

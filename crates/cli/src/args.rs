@@ -20,6 +20,31 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Compute Grad-CAM heatmaps for photos (files or folders) and write overlays.
     Explain(ExplainArgs),
+    /// Time Grad-CAM on models: load, first image, steady state, batches, peak memory.
+    Bench(BenchArgs),
+}
+
+/// Options of `kerascam bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Model files; each is measured in a process of its own.
+    #[arg(required = true)]
+    pub models: Vec<PathBuf>,
+    /// The photo every image of the benchmark is made from.
+    #[arg(long)]
+    pub photo: PathBuf,
+    /// Steady-state repetitions at batch 1.
+    #[arg(long, default_value_t = 20)]
+    pub steady: usize,
+    /// Images per batch of the throughput measurement.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Print one JSON object per model instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Measure the single model in this process (used by the parent process).
+    #[arg(long, hide = true)]
+    pub in_process: bool,
 }
 
 /// Options of `kerascam inspect`.

@@ -79,7 +79,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         return Err(CliError::Usage("--batch-size must be at least 1".into()));
     }
     let device = make_device(args.device)?;
-    let session = Session::open(&args.model, args.preprocess)?;
+    let mut session = Session::open(&args.model, args.preprocess)?;
     let graph = &session.model.graph;
     if args.layer.is_none() {
         // A model without a feature map is refused before any photo is read.
@@ -103,6 +103,11 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         layer: args.layer.clone(),
         targets: targets(args, num_classes)?,
     };
+    if input_size.is_some() {
+        // The network holds its own copy of the weights; only a free-size model, prepared
+        // again for each photo size, needs the graph's.
+        session.model.graph.release_weights();
+    }
     let images = inputs::collect(&args.inputs)?;
     guard_inputs(&images, &args.out, request.targets.len())?;
     std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;

@@ -4,6 +4,7 @@
 //! preprocessing and prepares photos, `gradcam-core` computes the heatmaps, `overlay` draws them.
 
 mod args;
+mod bench;
 mod error;
 mod explain;
 mod inputs;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Inspect(opts) => inspect::run(&opts),
         Command::Explain(opts) => explain::run(&opts),
+        Command::Bench(opts) => bench::run(&opts),
     };
     match outcome {
         Ok(code) => code,

@@ -4,6 +4,7 @@
 use candle_core::Tensor;
 use keras_import::{Activation, BinaryOp, Interpolation, Node, Op, Operand, Padding};
 
+use crate::cpu::{self, Epilogue};
 use crate::error::{CamError, ErrorKind, Result};
 use crate::ops::{activation, conv, pool, resize};
 use crate::prepare::{norm_axis, Layer};
@@ -14,6 +15,49 @@ pub(crate) struct Evaluated {
     pub pre: Tensor,
     /// The fused activation still to apply.
     pub activation: Activation,
+}
+
+/// How a node is to run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fusion {
+    /// The activation of a following layer folded into this convolution.
+    pub activation: Option<Activation>,
+    /// Whether the CPU kernels may apply the activation in place (not when the node's
+    /// pre-activation value is needed, as for the logits layer).
+    pub fast: bool,
+}
+
+/// Runs a convolution-like op: through `fast_kernel` (a CPU kernel applying the activation
+/// in place when it can) if allowed and possible, else through `generic`, leaving the
+/// activation to the caller.
+fn convolution(
+    fusion: Fusion,
+    activation: Activation,
+    fast_kernel: impl FnOnce(Epilogue) -> Result<Option<Tensor>>,
+    generic: impl FnOnce() -> Result<Tensor>,
+) -> Result<Evaluated> {
+    if fusion.fast {
+        let epilogue = Epilogue::of(activation);
+        if let Some(y) = fast_kernel(epilogue.unwrap_or(Epilogue::Linear))? {
+            return Ok(Evaluated {
+                pre: y,
+                activation: if epilogue.is_some() {
+                    Activation::Linear
+                } else {
+                    activation
+                },
+            });
+        }
+    }
+    Ok(Evaluated {
+        pre: generic()?,
+        activation,
+    })
+}
+
+/// The 1×1 stride-1 window of a pointwise convolution.
+fn pointwise_window() -> conv::Window2d {
+    conv::Window2d::new([1, 1], [1, 1], [1, 1], Padding::Valid)
 }
 
 fn linear(t: Tensor) -> Evaluated {
@@ -107,7 +151,12 @@ fn conv_out_size(
 }
 
 /// Evaluates `node` (with prepared parameters `layer`) on `inputs`.
-pub(crate) fn evaluate(node: &Node, layer: &Layer, inputs: &[Tensor]) -> Result<Evaluated> {
+pub(crate) fn evaluate(
+    node: &Node,
+    layer: &Layer,
+    inputs: &[Tensor],
+    fusion: Fusion,
+) -> Result<Evaluated> {
     let x = first(inputs)?;
     let rank = x.rank();
     let out = match (&node.op, layer) {
@@ -120,49 +169,59 @@ pub(crate) fn evaluate(node: &Node, layer: &Layer, inputs: &[Tensor]) -> Result<
                 bias,
             },
         ) => {
-            let y = if *grouped {
-                conv::grouped_conv2d(x, kernel, bias.as_ref(), win)?
+            let act = fusion.activation.unwrap_or(p.activation);
+            let bias = bias.as_ref();
+            return if *grouped {
+                Ok(Evaluated {
+                    pre: conv::grouped_conv2d(x, kernel, bias, win)?,
+                    activation: act,
+                })
             } else {
-                conv::conv2d(x, kernel, bias.as_ref(), win)?
+                convolution(
+                    fusion,
+                    act,
+                    |ep| cpu::conv2d(x, kernel, bias, win, ep),
+                    || conv::conv2d(x, kernel, bias, win),
+                )
             };
-            return Ok(Evaluated {
-                pre: y,
-                activation: p.activation,
-            });
         }
         (
             Op::DepthwiseConv2D { conv: p, .. },
             Layer::Depthwise {
                 win,
-                taps,
+                kernel,
                 multiplier,
                 bias,
             },
         ) => {
             let xr = conv::repeat_channels(x, *multiplier)?;
-            let y = conv::depthwise_conv2d(&xr, taps, bias.as_ref(), win)?;
-            return Ok(Evaluated {
-                pre: y,
-                activation: p.activation,
-            });
+            let bias = bias.as_ref();
+            return convolution(
+                fusion,
+                fusion.activation.unwrap_or(p.activation),
+                |ep| cpu::depthwise_conv2d(&xr, kernel, bias, win, ep),
+                || conv::depthwise_conv2d(&xr, kernel, bias, win),
+            );
         }
         (
             Op::SeparableConv2D { conv: p, .. },
             Layer::Separable {
                 win,
-                taps,
+                kernel,
                 multiplier,
                 pointwise,
                 bias,
             },
         ) => {
             let xr = conv::repeat_channels(x, *multiplier)?;
-            let d = conv::depthwise_conv2d(&xr, taps, None, win)?;
-            let y = conv::pointwise_conv(&d, pointwise, bias.as_ref())?;
-            return Ok(Evaluated {
-                pre: y,
-                activation: p.activation,
-            });
+            let bias = bias.as_ref();
+            let d = conv::depthwise_conv2d(&xr, kernel, None, win)?;
+            return convolution(
+                fusion,
+                fusion.activation.unwrap_or(p.activation),
+                |ep| cpu::conv2d(&d, pointwise, bias, &pointwise_window(), ep),
+                || conv::pointwise_conv(&d, pointwise, bias),
+            );
         }
         (
             Op::Conv2DTranspose {
@@ -265,9 +324,12 @@ pub(crate) fn evaluate(node: &Node, layer: &Layer, inputs: &[Tensor]) -> Result<
             }
         },
         (Op::Concatenate { axis }, _) => Tensor::cat(inputs, norm_axis(*axis, rank)?)?,
-        (Op::ZeroPadding2D { padding }, _) => x
-            .pad_with_zeros(1, padding[0][0], padding[0][1])?
-            .pad_with_zeros(2, padding[1][0], padding[1][1])?,
+        (Op::ZeroPadding2D { padding }, _) => match cpu::zero_pad(x, *padding)? {
+            Some(y) => y,
+            None => x
+                .pad_with_zeros(1, padding[0][0], padding[0][1])?
+                .pad_with_zeros(2, padding[1][0], padding[1][1])?,
+        },
         (Op::Cropping2D { cropping }, _) => {
             let (_, h, w, _) = x.dims4()?;
             let [[t, b], [l, r]] = *cropping;

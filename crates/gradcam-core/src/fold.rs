@@ -1,20 +1,83 @@
 //! Folds a BatchNormalization into the convolution that feeds it (`conv → BN` becomes one
-//! convolution with scaled kernel and shifted bias). Exact up to rounding, for plain and
-//! tracked execution alike (weights are constants); skipped when the convolution itself is
-//! the Grad-CAM target, because its own output is then needed.
+//! convolution with scaled kernel and shifted bias), and the activation layer that follows
+//! into the convolution too (`conv → BN → ReLU` becomes one kernel on the CPU). Exact up to
+//! rounding, for plain and tracked execution alike (weights are constants). At run time a
+//! fold is skipped when the Grad-CAM target is a layer inside it, whose own output is then
+//! needed.
 
 use candle_core::Tensor;
 use keras_import::{Activation, Graph, NodeId, Op};
 
-use crate::error::Result;
+use crate::cpu::Epilogue;
+
+use crate::error::{CamError, ErrorKind, Result};
 use crate::prepare::Layer;
 
 /// Folding decisions for a whole graph.
 pub(crate) struct Folding {
-    /// For a convolution node: the layer with the following BatchNormalization folded in.
-    pub folded: Vec<Option<Layer>>,
+    /// For a convolution node whose layer now has the following BatchNormalization folded
+    /// in: the `(scale, shift)` that undo the fold (`1/s`, `−t/s`), for when the convolution's
+    /// own output is needed. Only the folded weights are kept, not a second copy.
+    pub unfold: Vec<Option<(Tensor, Tensor)>>,
     /// For a BatchNormalization node: the convolution it was folded into.
     pub into: Vec<Option<NodeId>>,
+    /// For a convolution node: the activation layer folded into it.
+    pub activation: Vec<Option<FusedActivation>>,
+    /// For a folded activation node: the convolution it was folded into.
+    pub activation_into: Vec<Option<NodeId>>,
+}
+
+/// An activation layer folded into the convolution before it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FusedActivation {
+    /// The node it reads: the convolution, or the BatchNormalization folded into it.
+    pub after: NodeId,
+    /// The activation.
+    pub activation: Activation,
+}
+
+impl Folding {
+    /// The layers a fold into convolution `conv` covers, outermost first.
+    fn covers(&self, conv: NodeId) -> [Option<NodeId>; 2] {
+        [
+            Some(conv),
+            self.activation[conv]
+                .map(|a| a.after)
+                .filter(|&a| a != conv),
+        ]
+    }
+
+    /// Whether the BatchNormalization folded into `conv` applies with `target`.
+    pub fn batch_norm_applies(&self, conv: NodeId, target: Option<NodeId>) -> bool {
+        target != Some(conv)
+    }
+
+    /// The layer `conv` runs with `target`: its prepared layer, or that layer with the
+    /// folded BatchNormalization taken out again when the target is the convolution itself.
+    pub fn layer_for<'a>(
+        &self,
+        conv: NodeId,
+        layer: &'a Layer,
+        target: Option<NodeId>,
+    ) -> Result<std::borrow::Cow<'a, Layer>> {
+        match &self.unfold[conv] {
+            Some((scale, shift)) if !self.batch_norm_applies(conv, target) => {
+                let unfolded = fold_layer(layer, scale, shift)?.ok_or_else(|| {
+                    CamError::new(ErrorKind::InvalidGraph, "a folded layer cannot be unfolded")
+                })?;
+                Ok(std::borrow::Cow::Owned(unfolded))
+            }
+            _ => Ok(std::borrow::Cow::Borrowed(layer)),
+        }
+    }
+
+    /// The activation folded into `conv` that applies with `target`: not when the target is
+    /// the convolution or its BatchNormalization, whose pre-activation value is then needed.
+    pub fn activation_applies(&self, conv: NodeId, target: Option<NodeId>) -> Option<Activation> {
+        let fused = self.activation[conv]?;
+        let inside = target.is_some() && self.covers(conv).contains(&target);
+        (!inside).then_some(fused.activation)
+    }
 }
 
 fn linear_conv(op: &Op) -> bool {
@@ -59,27 +122,24 @@ fn fold_layer(layer: &Layer, scale: &Tensor, shift: &Tensor) -> Result<Option<La
         }
         Layer::Depthwise {
             win,
-            taps,
+            kernel,
             multiplier,
             bias,
         } => Some(Layer::Depthwise {
             win: *win,
-            taps: taps
-                .iter()
-                .map(|t| t.mul(&scale))
-                .collect::<candle_core::Result<_>>()?,
+            kernel: kernel.broadcast_mul(&scale)?,
             multiplier: *multiplier,
             bias: new_bias(bias)?,
         }),
         Layer::Separable {
             win,
-            taps,
+            kernel,
             multiplier,
             pointwise,
             bias,
         } => Some(Layer::Separable {
             win: *win,
-            taps: taps.clone(),
+            kernel: kernel.clone(),
             multiplier: *multiplier,
             pointwise: pointwise.broadcast_mul(&scale)?,
             bias: new_bias(bias)?,
@@ -88,9 +148,40 @@ fn fold_layer(layer: &Layer, scale: &Tensor, shift: &Tensor) -> Result<Option<La
     })
 }
 
+/// `(1/s, −t/s)`, the affine map undoing `x·s + t`; `None` when a scale is zero.
+fn inverse(scale: &Tensor, shift: &Tensor) -> Result<Option<(Tensor, Tensor)>> {
+    let s = scale.flatten_all()?;
+    if s.to_vec1::<f32>()?.contains(&0.0) {
+        return Ok(None);
+    }
+    let inv = s.recip()?;
+    let t = shift.flatten_all()?.neg()?.mul(&inv)?;
+    Ok(Some((inv, t)))
+}
+
+/// The activation of a layer that only applies an activation a CPU kernel can fuse.
+fn fusable_activation(op: &Op) -> Option<Activation> {
+    let act = match op {
+        Op::Activation(a) => *a,
+        Op::Relu {
+            max_value,
+            negative_slope,
+            threshold,
+        } if *negative_slope == 0.0 && *threshold == 0.0 => match max_value {
+            None => Activation::Relu,
+            Some(m) if *m == 6.0 => Activation::Relu6,
+            Some(_) => return None,
+        },
+        _ => return None,
+    };
+    (act != Activation::Linear && Epilogue::of(act).is_some()).then_some(act)
+}
+
 /// Finds every `conv → BatchNormalization(channels last)` pair where the conv has a linear
-/// activation, feeds nothing else and is not a model output, and prepares the folded conv.
-pub(crate) fn plan(graph: &Graph, layers: &[Layer]) -> Folding {
+/// activation, feeds nothing else and is not a model output, and prepares the folded conv;
+/// then every activation layer that is the only reader of such a conv (or of its folded
+/// BatchNormalization). Nodes in `keep` (the classifier head) are never folded away.
+pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Folding {
     let n = graph.nodes.len();
     let mut consumers = vec![0usize; n];
     for node in &graph.nodes {
@@ -101,8 +192,10 @@ pub(crate) fn plan(graph: &Graph, layers: &[Layer]) -> Folding {
         }
     }
     let mut folding = Folding {
-        folded: vec![None; n],
+        unfold: vec![None; n],
         into: vec![None; n],
+        activation: vec![None; n],
+        activation_into: vec![None; n],
     };
     for (bn_id, bn) in graph.nodes.iter().enumerate() {
         let Op::BatchNorm { axis, .. } = bn.op else {
@@ -117,7 +210,7 @@ pub(crate) fn plan(graph: &Graph, layers: &[Layer]) -> Folding {
             || !linear_conv(&conv.op)
             || consumers[conv_id] != 1
             || graph.outputs.contains(&conv_id)
-            || folding.folded[conv_id].is_some()
+            || folding.unfold[conv_id].is_some()
         {
             continue;
         }
@@ -131,11 +224,45 @@ pub(crate) fn plan(graph: &Graph, layers: &[Layer]) -> Folding {
         else {
             continue;
         };
-        // A channel-count mismatch is left to the unfolded path, which reports it.
-        if let Ok(Some(f)) = fold_layer(layer, scale, shift) {
-            folding.folded[conv_id] = Some(f);
-            folding.into[bn_id] = Some(conv_id);
+        // A channel-count mismatch, or a zero scale (which could not be undone), is left to
+        // the unfolded path.
+        let (Ok(Some(f)), Ok(Some(undo))) =
+            (fold_layer(layer, scale, shift), inverse(scale, shift))
+        else {
+            continue;
+        };
+        layers[conv_id] = f;
+        folding.unfold[conv_id] = Some(undo);
+        folding.into[bn_id] = Some(conv_id);
+    }
+    let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); n];
+    for (id, node) in graph.nodes.iter().enumerate() {
+        for &i in &node.inputs {
+            if i < n {
+                readers[i].push(id);
+            }
         }
+    }
+    let pinned = |id: NodeId| graph.outputs.contains(&id) || keep.contains(&id);
+    for (conv_id, conv) in graph.nodes.iter().enumerate() {
+        if !linear_conv(&conv.op) || pinned(conv_id) {
+            continue;
+        }
+        let after = match readers[conv_id][..] {
+            [bn] if folding.into[bn] == Some(conv_id) => bn,
+            _ => conv_id,
+        };
+        let [act_id] = readers[after][..] else {
+            continue;
+        };
+        let Some(activation) = fusable_activation(&graph.nodes[act_id].op) else {
+            continue;
+        };
+        if pinned(after) || pinned(act_id) || graph.nodes[act_id].inputs.len() != 1 {
+            continue;
+        }
+        folding.activation[conv_id] = Some(FusedActivation { after, activation });
+        folding.activation_into[act_id] = Some(conv_id);
     }
     folding
 }

@@ -8,6 +8,7 @@
 //! folded into convolutions); after it, every op used has an exact backward pass.
 
 pub mod cam;
+mod cpu;
 pub mod error;
 mod eval;
 mod fold;

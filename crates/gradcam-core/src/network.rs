@@ -5,7 +5,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use keras_import::{Graph, Node, NodeId, Op};
 
 use crate::error::{CamError, ErrorKind, Result};
-use crate::eval::evaluate;
+use crate::eval::{evaluate, Fusion};
 use crate::fold::{self, Folding};
 use crate::head::{find_head, Head, HeadInfo};
 use crate::ops::activation;
@@ -112,7 +112,8 @@ impl Network {
             .iter()
             .map(|n| prepare(graph, n, device).map_err(|e| e.in_layer(&n.path)))
             .collect::<Result<Vec<_>>>()?;
-        let folding = fold::plan(graph, &layers);
+        let mut layers = layers;
+        let folding = fold::plan(graph, &mut layers, &[head.logits_node, head.output_node]);
         let needed = ancestors(graph, &[head.logits_node, head.output_node]);
         let mut last_use = vec![0usize; graph.nodes.len()];
         for (id, node) in graph.nodes.iter().enumerate().filter(|(id, _)| needed[*id]) {
@@ -325,18 +326,22 @@ impl Network {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        // BatchNormalization already applied by the folded convolution before it.
-        if let Some(conv) = self.folding.into[id] {
-            if target != Some(conv) {
-                let v = inputs[0].clone();
-                return Ok((v.clone(), v));
-            }
-        }
-        let layer = match &self.folding.folded[id] {
-            Some(folded) if target != Some(id) => folded,
-            _ => &self.layers[id],
+        // BatchNormalization or activation already applied by the convolution before it.
+        let passed_through = match (self.folding.into[id], self.folding.activation_into[id]) {
+            (Some(conv), _) => self.folding.batch_norm_applies(conv, target),
+            (_, Some(conv)) => self.folding.activation_applies(conv, target).is_some(),
+            _ => false,
         };
-        let e = evaluate(node, layer, &inputs)?;
+        if passed_through {
+            let v = inputs[0].clone();
+            return Ok((v.clone(), v));
+        }
+        let layer = self.folding.layer_for(id, &self.layers[id], target)?;
+        let fusion = Fusion {
+            activation: self.folding.activation_applies(id, target),
+            fast: id != self.head.logits_node,
+        };
+        let e = evaluate(node, &layer, &inputs, fusion)?;
         let value = activation::apply(&e.pre, e.activation)?;
         Ok((value, e.pre))
     }

@@ -19,17 +19,17 @@ pub(crate) enum Layer {
         grouped: bool,
         bias: Option<Tensor>,
     },
-    /// DepthwiseConv2D: one `[C·m]` weight per kernel position.
+    /// DepthwiseConv2D: `kernel [kh·kw, C·m]`, one row of channel weights per kernel position.
     Depthwise {
         win: Window2d,
-        taps: Vec<Tensor>,
+        kernel: Tensor,
         multiplier: usize,
         bias: Option<Tensor>,
     },
-    /// SeparableConv2D: depthwise taps, then `pointwise [C·m, out]`.
+    /// SeparableConv2D: depthwise `kernel [kh·kw, C·m]`, then `pointwise [C·m, out]`.
     Separable {
         win: Window2d,
-        taps: Vec<Tensor>,
+        kernel: Tensor,
         multiplier: usize,
         pointwise: Tensor,
         bias: Option<Tensor>,
@@ -229,11 +229,11 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
             let [kh, kw] = p.kernel;
             let k = r.take("depthwise_kernel", &[Some(kh), Some(kw), None, Some(*m)])?;
             let channels = k.shape[2] * m;
-            let taps = depthwise_taps(&r, k, kh * kw, channels)?;
+            let kernel = r.tensor(k, &[kh * kw, channels])?;
             let bias = r.bias(p.use_bias, channels)?;
             Layer::Depthwise {
                 win: Window2d::new(p.kernel, p.strides, p.dilation, p.padding),
-                taps,
+                kernel,
                 multiplier: *m,
                 bias,
             }
@@ -245,7 +245,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
             let [kh, kw] = p.kernel;
             let k = r.take("depthwise_kernel", &[Some(kh), Some(kw), None, Some(*m)])?;
             let channels = k.shape[2] * m;
-            let taps = depthwise_taps(&r, k, kh * kw, channels)?;
+            let kernel = r.tensor(k, &[kh * kw, channels])?;
             let pw = r.take(
                 "pointwise_kernel",
                 &[Some(1), Some(1), Some(channels), Some(p.filters)],
@@ -254,7 +254,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
             let bias = r.bias(p.use_bias, p.filters)?;
             Layer::Separable {
                 win: Window2d::new(p.kernel, p.strides, p.dilation, p.padding),
-                taps,
+                kernel,
                 multiplier: *m,
                 pointwise,
                 bias,
@@ -421,15 +421,4 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
     };
     r.finish()?;
     Ok(layer)
-}
-
-/// Splits a depthwise kernel `[kh, kw, C, m]` into one `[C·m]` weight per kernel position.
-fn depthwise_taps(
-    r: &WeightReader<'_>,
-    k: &Weight,
-    positions: usize,
-    channels: usize,
-) -> Result<Vec<Tensor>> {
-    let all = r.tensor(k, &[positions, channels])?;
-    (0..positions).map(|p| Ok(all.get(p)?)).collect()
 }

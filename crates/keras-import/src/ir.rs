@@ -117,7 +117,7 @@ pub struct Weight {
     pub name: String,
     /// Dimensions.
     pub shape: Vec<usize>,
-    /// Row-major data, `shape.iter().product()` values.
+    /// Row-major data, `shape.iter().product()` values (empty after [`Graph::release_weights`]).
     pub data: Vec<f32>,
     /// Whether Keras counts it as trainable.
     pub trainable: bool,
@@ -513,5 +513,52 @@ impl Graph {
     /// Finds a scope by its path (`""` is the outer model).
     pub fn scope_by_path(&self, path: &str) -> Option<ScopeId> {
         self.scopes.iter().position(|s| s.path == path)
+    }
+}
+
+impl Graph {
+    /// Drops the weight values (shapes and names stay), freeing their memory once an
+    /// executor holds its own copy. Parameter and multiply-add counts still work.
+    pub fn release_weights(&mut self) {
+        for w in &mut self.weights {
+            w.data = Vec::new();
+        }
+    }
+
+    /// Multiply-adds of one forward pass for one input, counted over the convolutions and
+    /// dense layers (each output pixel of a layer costs one multiply-add per kernel weight;
+    /// a transposed convolution spreads each input pixel over its kernel). Free dimensions
+    /// count as 1.
+    pub fn multiply_adds(&self) -> u64 {
+        let pixels = |shape: &[Option<usize>]| -> u64 {
+            let spatial = shape.len().saturating_sub(1);
+            shape[..spatial]
+                .iter()
+                .map(|d| d.unwrap_or(1) as u64)
+                .product()
+        };
+        let size = |node: &Node, i: usize| -> u64 {
+            node.weights
+                .get(i)
+                .and_then(|&w| self.weights.get(w))
+                .map_or(0, |w| w.shape.iter().map(|&d| d as u64).product())
+        };
+        self.nodes
+            .iter()
+            .map(|node| match &node.op {
+                Op::Conv2D(_) | Op::DepthwiseConv2D { .. } | Op::Dense { .. } => {
+                    pixels(&node.output_shape) * size(node, 0)
+                }
+                Op::SeparableConv2D { .. } => {
+                    pixels(&node.output_shape) * (size(node, 0) + size(node, 1))
+                }
+                Op::Conv2DTranspose { .. } => node
+                    .inputs
+                    .first()
+                    .and_then(|&i| self.nodes.get(i))
+                    .map_or(0, |input| pixels(&input.output_shape) * size(node, 0)),
+                _ => 0,
+            })
+            .sum()
     }
 }

@@ -2,11 +2,13 @@
 //! convolutions are a matrix product with no copy at all), grouped convolutions as a batched
 //! product, depthwise convolutions as a weighted sum of taps (never candle's groups=C conv,
 //! whose backward is slow), transposed convolutions as a convolution of the dilated input.
+//! Untracked CPU inputs take the [`crate::cpu`] kernels instead.
 
 use candle_core::Tensor;
 use keras_import::Padding;
 
 use super::window::{taps, AxisWindow};
+use crate::cpu::{self, Epilogue};
 use crate::error::Result;
 
 /// A 2-D window over (height, width) with its padding mode.
@@ -82,6 +84,9 @@ pub(crate) fn conv2d(
     bias: Option<&Tensor>,
     win: &Window2d,
 ) -> Result<Tensor> {
+    if let Some(y) = cpu::conv2d(x, kernel, bias, win, Epilogue::Linear)? {
+        return Ok(y);
+    }
     if win.is_pointwise() {
         return add_bias(pointwise(x, kernel)?, bias);
     }
@@ -129,17 +134,20 @@ pub(crate) fn grouped_conv2d(
 }
 
 /// Depthwise convolution: `x` already has one channel per output channel (repeated for a
-/// depth multiplier > 1); `weights[k]` is the `[C]` weight of kernel position `k`.
+/// depth multiplier > 1); row `k` of `kernel [kh·kw, C]` weighs kernel position `k`.
 pub(crate) fn depthwise_conv2d(
     x: &Tensor,
-    weights: &[Tensor],
+    kernel: &Tensor,
     bias: Option<&Tensor>,
     win: &Window2d,
 ) -> Result<Tensor> {
+    if let Some(y) = cpu::depthwise_conv2d(x, kernel, bias, win, Epilogue::Linear)? {
+        return Ok(y);
+    }
     let t = taps(x, win.h, win.w, win.padding, 0.0)?;
     let mut acc: Option<Tensor> = None;
-    for (tap, w) in t.taps.iter().zip(weights) {
-        let term = tap.broadcast_mul(w)?;
+    for (k, tap) in t.taps.iter().enumerate() {
+        let term = tap.broadcast_mul(&kernel.get(k)?)?;
         acc = Some(match acc {
             None => term,
             Some(a) => (a + term)?,

@@ -6,7 +6,9 @@
 use candle_core::{DType, Tensor};
 use keras_import::{Padding, Pool2dParams};
 
+use super::conv::Window2d;
 use super::window::{taps, AxisWindow, Taps};
+use crate::cpu;
 use crate::error::Result;
 
 fn pool_taps(x: &Tensor, p: &Pool2dParams, pad_value: f32) -> Result<Taps> {
@@ -39,6 +41,10 @@ fn first_winner_masks(candidates: &[Tensor], max: &Tensor) -> Result<Vec<Tensor>
 
 /// MaxPooling2D; `same` padding pads with the lowest finite f32 so padding never wins.
 pub(crate) fn max_pool(x: &Tensor, p: &Pool2dParams) -> Result<Tensor> {
+    let win = Window2d::new(p.pool, p.strides, [1, 1], p.padding);
+    if let Some(y) = cpu::max_pool(x, &win)? {
+        return Ok(y);
+    }
     let t = pool_taps(x, p, f32::MIN)?;
     let detached: Vec<Tensor> = t.taps.iter().map(|t| t.detach()).collect();
     let mut max = detached[0].clone();

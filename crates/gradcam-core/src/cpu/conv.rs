@@ -1,0 +1,189 @@
+//! Dense 2-D convolution on NHWC host data: the output rows (one per output pixel) are cut
+//! into tiles; each task builds its tile's im2col block once (one contiguous copy of C
+//! values per kernel position, zeros for padding) and multiplies it by the `[kh·kw·C, O]`
+//! kernel with `gemm`, starting from the bias, then applies the activation.
+
+use candle_core::Tensor;
+use rayon::prelude::*;
+
+use super::epilogue::{fill_bias, Epilogue};
+use super::geometry::Geometry;
+use super::host::{tensor, with_host};
+use super::matmul::{matmul_columns_into, matmul_into};
+use super::threads;
+use crate::error::Result;
+use crate::ops::conv::Window2d;
+
+/// Writes the im2col rows of output pixels `first..first + count` into `block`
+/// (`count × kh·kw·C`).
+fn im2col(x: &[f32], g: &Geometry, first: usize, count: usize, block: &mut [f32]) {
+    let (c, kh, kw) = (g.c, g.win.h.kernel, g.win.w.kernel);
+    let width = kh * kw * c;
+    let (oh_n, ow_n) = (g.rows.out, g.cols.out);
+    for (r, row) in block.chunks_exact_mut(width).take(count).enumerate() {
+        let m = first + r;
+        let (b, rest) = (m / (oh_n * ow_n), m % (oh_n * ow_n));
+        let (oh, ow) = (rest / ow_n, rest % ow_n);
+        for i in 0..kh {
+            let src_row = g.in_row(oh, i);
+            for j in 0..kw {
+                let dst = &mut row[(i * kw + j) * c..(i * kw + j + 1) * c];
+                match (src_row, g.in_col(ow, j)) {
+                    (Some(ih), Some(iw)) => {
+                        let at = ((b * g.h + ih) * g.w + iw) * c;
+                        dst.copy_from_slice(&x[at..at + c]);
+                    }
+                    _ => dst.fill(0.0),
+                }
+            }
+        }
+    }
+}
+
+/// Output rows per task when the rows are split: each `gemm` call packs the whole `[K, O]`
+/// kernel once, so a task needs a few hundred rows for that to be cheap.
+const TILE_ROWS: usize = 256;
+
+/// Columns of the smallest column block when a short product is split by columns.
+const MIN_BLOCK_COLS: usize = 32;
+
+/// The product of a convolution: host input, geometry, kernel, bias, output channels.
+struct Product<'a> {
+    x: &'a [f32],
+    g: &'a Geometry,
+    kernel: &'a [f32],
+    bias: Option<&'a [f32]>,
+    out_c: usize,
+    epilogue: Epilogue,
+}
+
+impl Product<'_> {
+    /// Kernel rows: kh·kw·C.
+    fn depth(&self) -> usize {
+        self.g.win.positions() * self.g.c
+    }
+
+    /// Whether the input rows are already the im2col rows (1×1, stride 1, no padding).
+    fn pointwise(&self) -> bool {
+        let g = self.g;
+        g.win.positions() == 1
+            && g.win.h.stride == 1
+            && g.win.w.stride == 1
+            && g.rows.before == 0
+            && g.cols.before == 0
+    }
+
+    /// Many output rows: tiles of rows in parallel, each with its own im2col block and one
+    /// single-threaded `gemm` over all output channels.
+    fn by_rows(&self, out: &mut [f32]) {
+        let (k, out_c) = (self.depth(), self.out_c);
+        out.par_chunks_mut(TILE_ROWS * out_c)
+            .enumerate()
+            .for_each_init(Vec::new, |block, (t, dst)| {
+                let first = t * TILE_ROWS;
+                let rows = dst.len() / out_c;
+                fill_bias(dst, self.bias, out_c);
+                let lhs = if self.pointwise() {
+                    &self.x[first * k..(first + rows) * k]
+                } else {
+                    block.resize(rows * k, 0.0);
+                    im2col(self.x, self.g, first, rows, block);
+                    &block[..rows * k]
+                };
+                matmul_into(dst, lhs, self.kernel, (rows, k, out_c), true, 1);
+                self.epilogue.apply(dst);
+            });
+    }
+
+    /// Few output rows (late, weight-heavy layers at batch 1): one im2col block, the output
+    /// channels split into column blocks computed in parallel, so that each thread packs only
+    /// its share of the kernel.
+    fn by_columns(&self, out: &mut [f32], blocks: usize) {
+        let (m, k, out_c) = (self.g.out_pixels(), self.depth(), self.out_c);
+        let block;
+        let lhs = if self.pointwise() {
+            &self.x[..m * k]
+        } else {
+            block = {
+                let mut b = vec![0f32; m * k];
+                im2col(self.x, self.g, 0, m, &mut b);
+                b
+            };
+            &block
+        };
+        let width = out_c.div_ceil(blocks).next_multiple_of(16);
+        let parts: Vec<(usize, Vec<f32>)> = (0..out_c.div_ceil(width))
+            .into_par_iter()
+            .map(|b| {
+                let cols = b * width..((b + 1) * width).min(out_c);
+                let w = cols.len();
+                let mut part = vec![0f32; m * w];
+                if let Some(bias) = self.bias {
+                    fill_bias(&mut part, Some(&bias[cols.clone()]), w);
+                }
+                matmul_columns_into(&mut part, lhs, self.kernel, (m, k, out_c), cols, true, 1);
+                self.epilogue.apply(&mut part);
+                (b * width, part)
+            })
+            .collect();
+        for (start, part) in parts {
+            let w = part.len() / m.max(1);
+            for (dst, src) in out.chunks_exact_mut(out_c).zip(part.chunks_exact(w)) {
+                dst[start..start + w].copy_from_slice(src);
+            }
+        }
+    }
+
+    /// Runs the convolution.
+    fn run(&self) -> Vec<f32> {
+        let m = self.g.out_pixels();
+        let threads = threads();
+        let mut out = vec![0f32; m * self.out_c];
+        let row_tiles = m.div_ceil(TILE_ROWS);
+        if row_tiles >= 2 * threads || threads == 1 {
+            self.by_rows(&mut out);
+        } else {
+            let blocks = (2 * threads)
+                .min(self.out_c.div_ceil(MIN_BLOCK_COLS))
+                .max(1);
+            self.by_columns(&mut out, blocks);
+        }
+        out
+    }
+}
+
+/// Dense convolution of NHWC `x` with `kernel [kh·kw·C, O]` on the CPU fast path, with the
+/// bias and `epilogue` fused; `None` when `x` is not eligible.
+pub(crate) fn conv2d(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    win: &Window2d,
+    epilogue: Epilogue,
+) -> Result<Option<Tensor>> {
+    let Some(g) = Geometry::of_eligible(x, win)? else {
+        return Ok(None);
+    };
+    let (k, out_c) = kernel.dims2()?;
+    // A mismatch is left to the generic path, which reports it.
+    if k != g.win.positions() * g.c || out_c == 0 || bias.is_some_and(|b| b.dims() != [out_c]) {
+        return Ok(None);
+    }
+    let mut inputs = vec![x, kernel];
+    inputs.extend(bias);
+    let out = with_host(&inputs, |h| {
+        Product {
+            x: h[0],
+            g: &g,
+            kernel: h[1],
+            bias: h.get(2).copied(),
+            out_c,
+            epilogue,
+        }
+        .run()
+    })?;
+    let Some(out) = out else {
+        return Ok(None);
+    };
+    Ok(Some(tensor(out, &[g.n, g.rows.out, g.cols.out, out_c])?))
+}

@@ -1,0 +1,63 @@
+//! What a fast kernel applies to its output rows while they are in cache: a per-channel bias
+//! and one of the activations that follow convolutions in practice.
+
+use keras_import::Activation;
+
+/// An activation a kernel can apply in place.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Epilogue {
+    /// Nothing.
+    Linear,
+    /// `max(x, lo)` then `min(·, hi)` (ReLU: 0, ∞; ReLU6: 0, 6).
+    Clip { lo: f32, hi: f32 },
+    /// `x · sigmoid(x)` (swish / SiLU).
+    Swish,
+}
+
+impl Epilogue {
+    /// The epilogue computing `activation`, when there is one.
+    pub fn of(activation: Activation) -> Option<Epilogue> {
+        match activation {
+            Activation::Linear => Some(Epilogue::Linear),
+            Activation::Relu => Some(Epilogue::Clip {
+                lo: 0.0,
+                hi: f32::INFINITY,
+            }),
+            Activation::Relu6 => Some(Epilogue::Clip { lo: 0.0, hi: 6.0 }),
+            Activation::Swish => Some(Epilogue::Swish),
+            _ => None,
+        }
+    }
+
+    /// Applies the activation to every value of `rows`.
+    pub fn apply(self, rows: &mut [f32]) {
+        match self {
+            Epilogue::Linear => {}
+            Epilogue::Clip { lo, hi } => {
+                // Selects (which vectorise) rather than min/max, so that a NaN passes through
+                // and is reported later.
+                for v in rows {
+                    let low = if *v < lo { lo } else { *v };
+                    *v = if low > hi { hi } else { low };
+                }
+            }
+            Epilogue::Swish => {
+                for v in rows {
+                    *v /= 1.0 + (-*v).exp();
+                }
+            }
+        }
+    }
+}
+
+/// Fills each `width`-long row of `rows` with `bias` (zeros without one).
+pub(crate) fn fill_bias(rows: &mut [f32], bias: Option<&[f32]>, width: usize) {
+    match bias {
+        Some(b) => {
+            for row in rows.chunks_exact_mut(width) {
+                row.copy_from_slice(b);
+            }
+        }
+        None => rows.fill(0.0),
+    }
+}

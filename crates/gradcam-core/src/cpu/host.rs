@@ -1,0 +1,45 @@
+//! Borrowing the f32 data of a CPU tensor, and wrapping a host buffer back into a tensor.
+
+use candle_core::{CpuStorage, DType, Device, Storage, Tensor};
+
+use crate::error::Result;
+
+/// Whether `x` can take a CPU fast path: an f32 tensor on the CPU that records no gradient.
+pub(crate) fn eligible(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32 && !x.track_op()
+}
+
+/// Runs `f` on the contiguous f32 host data of every tensor in `tensors` (each copied to a
+/// contiguous layout first when needed). `None` when one is not an f32 CPU tensor.
+pub(crate) fn with_host<R>(
+    tensors: &[&Tensor],
+    f: impl FnOnce(&[&[f32]]) -> R,
+) -> Result<Option<R>> {
+    let mut held = Vec::with_capacity(tensors.len());
+    for t in tensors {
+        if !t.device().is_cpu() || t.dtype() != DType::F32 {
+            return Ok(None);
+        }
+        held.push(if t.is_contiguous() {
+            (*t).clone()
+        } else {
+            t.contiguous()?
+        });
+    }
+    let guards: Vec<_> = held.iter().map(|t| t.storage_and_layout()).collect();
+    let mut slices = Vec::with_capacity(guards.len());
+    for (storage, layout) in &guards {
+        let (Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) =
+            (&**storage, layout.contiguous_offsets())
+        else {
+            return Ok(None);
+        };
+        slices.push(&data[start..end]);
+    }
+    Ok(Some(f(&slices)))
+}
+
+/// Wraps `data` (no copy) as a CPU tensor of `dims`.
+pub(crate) fn tensor(data: Vec<f32>, dims: &[usize]) -> Result<Tensor> {
+    Ok(Tensor::from_vec(data, dims, &Device::Cpu)?)
+}

@@ -1,0 +1,30 @@
+//! Fast CPU kernels for the untracked part of the forward pass (everything before the
+//! Grad-CAM target, and the whole pass of `predict`). No gradient is needed there, so
+//! convolutions run straight on host buffers: one im2col tile per task, one `gemm` call,
+//! bias and activation applied while the tile is still in cache, tasks spread over all cores.
+//!
+//! Every entry point returns `None` when its input is not an untracked, contiguous-able f32
+//! CPU tensor, and the caller falls back to the device-generic candle formulation.
+
+mod conv;
+mod depthwise;
+mod epilogue;
+mod geometry;
+mod host;
+mod matmul;
+mod pad;
+mod pool;
+
+pub(crate) use conv::conv2d;
+pub(crate) use depthwise::depthwise_conv2d;
+pub(crate) use epilogue::Epilogue;
+pub(crate) use pad::zero_pad;
+pub(crate) use pool::max_pool;
+
+/// Number of worker threads the kernels split work across.
+fn threads() -> usize {
+    rayon::current_num_threads().max(1)
+}
+
+#[cfg(test)]
+mod tests;

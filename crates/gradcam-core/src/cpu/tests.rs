@@ -1,0 +1,264 @@
+//! The fast kernels against a direct f64 evaluation of the definitions (TF padding), over
+//! random shapes, strides, dilations, paddings, batch sizes and both work splits.
+
+use candle_core::{Device, Tensor};
+use keras_import::Padding;
+use proptest::prelude::*;
+
+use super::*;
+use crate::ops::conv::Window2d;
+
+#[derive(Debug)]
+struct Case {
+    dims: (usize, usize, usize, usize),
+    win: Window2d,
+    x: Vec<f32>,
+}
+
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn tensor(data: &[f32], dims: &[usize]) -> Tensor {
+    Tensor::from_slice(data, dims, &Device::Cpu).unwrap()
+}
+
+/// For each output pixel and kernel position, the input pixel read (None for padding).
+fn reads(c: &Case) -> Vec<Vec<Option<(usize, usize, usize)>>> {
+    let (n, h, w, _) = c.dims;
+    let ph = c.win.h.plan(h, c.win.padding).unwrap();
+    let pw = c.win.w.plan(w, c.win.padding).unwrap();
+    let mut out = Vec::new();
+    for b in 0..n {
+        for oh in 0..ph.out {
+            for ow in 0..pw.out {
+                let mut taps = Vec::new();
+                for i in 0..c.win.h.kernel {
+                    for j in 0..c.win.w.kernel {
+                        let r = (oh * c.win.h.stride + i * c.win.h.dilation) as isize
+                            - ph.before as isize;
+                        let q = (ow * c.win.w.stride + j * c.win.w.dilation) as isize
+                            - pw.before as isize;
+                        let inside = r >= 0 && q >= 0 && (r as usize) < h && (q as usize) < w;
+                        taps.push(inside.then_some((b, r as usize, q as usize)));
+                    }
+                }
+                out.push(taps);
+            }
+        }
+    }
+    out
+}
+
+fn at(c: &Case, (b, r, q): (usize, usize, usize), ch: usize) -> f64 {
+    let (_, h, w, cc) = c.dims;
+    c.x[((b * h + r) * w + q) * cc + ch] as f64
+}
+
+fn close(got: &[f32], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (*g as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()),
+            "{what}: value {i} is {g}, expected {w}"
+        );
+    }
+}
+
+fn relu6(v: f64) -> f64 {
+    v.clamp(0.0, 6.0)
+}
+
+fn case_strategy() -> impl Strategy<Value = Case> {
+    (
+        (1usize..3, 1usize..12, 1usize..12, 1usize..6),
+        (
+            1usize..4,
+            1usize..4,
+            1usize..3,
+            1usize..3,
+            1usize..3,
+            1usize..3,
+        ),
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_filter_map(
+            "window larger than a valid input",
+            |(dims, k, same, seed)| {
+                let (n, h, w, c) = dims;
+                let (kh, kw, sh, sw, dh, dw) = k;
+                let padding = if same { Padding::Same } else { Padding::Valid };
+                let win = Window2d::new([kh, kw], [sh, sw], [dh, dw], padding);
+                win.h.plan(h, padding).ok()?;
+                win.w.plan(w, padding).ok()?;
+                let x = values(n * h * w * c, seed);
+                Some(Case {
+                    dims: (n, h, w, c),
+                    win,
+                    x,
+                })
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    /// Dense convolution with bias and ReLU6, in both work splits (few and many output rows).
+    #[test]
+    fn conv2d_matches_the_definition(c in case_strategy(), out_c in 1usize..40, seed in any::<u64>(), with_bias in any::<bool>()) {
+        let (n, h, w, cc) = c.dims;
+        let k = c.win.positions() * cc;
+        let kernel = values(k * out_c, seed);
+        let bias = values(out_c, seed ^ 5);
+        let x = tensor(&c.x, &[n, h, w, cc]);
+        let kt = tensor(&kernel, &[k, out_c]);
+        let bt = tensor(&bias, &[out_c]);
+        let y = conv2d(&x, &kt, with_bias.then_some(&bt), &c.win, Epilogue::Clip { lo: 0.0, hi: 6.0 })
+            .unwrap()
+            .expect("eligible");
+        let mut want = Vec::new();
+        for taps in reads(&c) {
+            for o in 0..out_c {
+                let mut acc = if with_bias { bias[o] as f64 } else { 0.0 };
+                for (p, tap) in taps.iter().enumerate() {
+                    if let Some(px) = tap {
+                        for ch in 0..cc {
+                            acc += at(&c, *px, ch) * kernel[(p * cc + ch) * out_c + o] as f64;
+                        }
+                    }
+                }
+                want.push(relu6(acc));
+            }
+        }
+        close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "conv2d");
+    }
+
+    /// Depthwise convolution with bias and swish.
+    #[test]
+    fn depthwise_matches_the_definition(c in case_strategy(), seed in any::<u64>()) {
+        let (n, h, w, cc) = c.dims;
+        let kernel = values(c.win.positions() * cc, seed);
+        let bias = values(cc, seed ^ 3);
+        let y = depthwise_conv2d(
+            &tensor(&c.x, &[n, h, w, cc]),
+            &tensor(&kernel, &[c.win.positions(), cc]),
+            Some(&tensor(&bias, &[cc])),
+            &c.win,
+            Epilogue::Swish,
+        )
+        .unwrap()
+        .expect("eligible");
+        let mut want = Vec::new();
+        for taps in reads(&c) {
+            for ch in 0..cc {
+                let mut acc = bias[ch] as f64;
+                for (p, tap) in taps.iter().enumerate() {
+                    if let Some(px) = tap {
+                        acc += at(&c, *px, ch) * kernel[p * cc + ch] as f64;
+                    }
+                }
+                want.push(acc / (1.0 + (-acc).exp()));
+            }
+        }
+        close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "depthwise");
+    }
+
+    /// Max pooling (padding never wins).
+    #[test]
+    fn max_pool_matches_the_definition(c in case_strategy()) {
+        let (n, h, w, cc) = c.dims;
+        let y = max_pool(&tensor(&c.x, &[n, h, w, cc]), &c.win).unwrap().expect("eligible");
+        let mut want = Vec::new();
+        for taps in reads(&c) {
+            for ch in 0..cc {
+                let m = taps.iter().flatten().map(|&px| at(&c, px, ch)).fold(f64::MIN, f64::max);
+                want.push(if m == f64::MIN { f32::MIN as f64 } else { m });
+            }
+        }
+        close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "max_pool");
+    }
+
+    /// Zero padding.
+    #[test]
+    fn zero_pad_matches_the_definition(c in case_strategy(), pads in prop::array::uniform4(0usize..3)) {
+        let (n, h, w, cc) = c.dims;
+        let [t, b, l, r] = pads;
+        let y = zero_pad(&tensor(&c.x, &[n, h, w, cc]), [[t, b], [l, r]]).unwrap().expect("eligible");
+        let (ho, wo) = (h + t + b, w + l + r);
+        let mut want = Vec::new();
+        for bi in 0..n {
+            for i in 0..ho {
+                for j in 0..wo {
+                    for ch in 0..cc {
+                        let inside = i >= t && i < t + h && j >= l && j < l + w;
+                        want.push(if inside { at(&c, (bi, i - t, j - l), ch) } else { 0.0 });
+                    }
+                }
+            }
+        }
+        close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "zero_pad");
+    }
+}
+
+#[test]
+fn many_rows_take_the_row_split_and_still_match() {
+    // 1×40×40 output pixels = 1600 rows: several 256-row tiles.
+    let c = Case {
+        dims: (1, 40, 40, 3),
+        win: Window2d::new([3, 3], [1, 1], [1, 1], Padding::Same),
+        x: values(40 * 40 * 3, 9),
+    };
+    let out_c = 5;
+    let kernel = values(27 * out_c, 11);
+    let y = conv2d(
+        &tensor(&c.x, &[1, 40, 40, 3]),
+        &tensor(&kernel, &[27, out_c]),
+        None,
+        &c.win,
+        Epilogue::Linear,
+    )
+    .unwrap()
+    .expect("eligible");
+    let mut want = Vec::new();
+    for taps in reads(&c) {
+        for o in 0..out_c {
+            let mut acc = 0.0;
+            for (p, tap) in taps.iter().enumerate() {
+                if let Some(px) = tap {
+                    for ch in 0..3 {
+                        acc += at(&c, *px, ch) * kernel[(p * 3 + ch) * out_c + o] as f64;
+                    }
+                }
+            }
+            want.push(acc);
+        }
+    }
+    close(
+        &y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        &want,
+        "row split",
+    );
+}
+
+#[test]
+fn tracked_or_non_cpu_inputs_are_left_to_the_generic_path() {
+    let x = candle_core::Var::from_tensor(&tensor(&values(16, 1), &[1, 2, 2, 4])).unwrap();
+    let win = Window2d::new([1, 1], [1, 1], [1, 1], Padding::Valid);
+    let k = tensor(&values(8, 2), &[4, 2]);
+    let y = x.as_tensor().affine(2.0, 0.0).unwrap();
+    assert!(conv2d(&y, &k, None, &win, Epilogue::Linear)
+        .unwrap()
+        .is_none());
+    assert!(max_pool(&y, &win).unwrap().is_none());
+    assert!(zero_pad(&y, [[1, 1], [1, 1]]).unwrap().is_none());
+}
