@@ -665,9 +665,9 @@ proptest! {
     }
 }
 
-/// conv → BN → ReLU6 → depthwise → BN → swish → GAP → Dense. With `separated`, Identity
-/// layers between each conv, BN and activation stop the executor from folding them together.
-/// Returns the graph and the six chain layers.
+/// conv → BN → ReLU6 → ZeroPadding → depthwise → BN → swish → GAP → Dense. With
+/// `separated`, Identity layers between each padding, conv, BN and activation stop the
+/// executor from folding them together. Returns the graph and the seven chain layers.
 fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
     let mut b = Builder::new(seed, H, W, C);
     let inp = b.g.inputs[0];
@@ -690,7 +690,20 @@ fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
             threshold: 0.0,
         },
     );
-    let d = b.depthwise(a1, 3, 1, Padding::Same, 1);
+    let [h, w, c] = b.dims(a1)[..] else {
+        unreachable!()
+    };
+    let zp = b.node(
+        "zpad",
+        Op::ZeroPadding2D {
+            padding: [[1, 0], [0, 1]],
+        },
+        vec![a1],
+        vec![Some(h + 1), Some(w + 1), Some(c)],
+        vec![],
+    );
+    let g0 = separate(&mut b, zp);
+    let d = b.depthwise(g0, 3, 1, Padding::Valid, 1);
     let g3 = separate(&mut b, d);
     let bn2 = b.batch_norm(g3);
     let g4 = separate(&mut b, bn2);
@@ -703,14 +716,14 @@ fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
         vec![],
     );
     let out = b.dense(pooled, 4, Activation::Softmax);
-    (b.finish(out), vec![c1, bn1, a1, d, bn2, a2])
+    (b.finish(out), vec![c1, bn1, a1, zp, d, bn2, a2])
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
 
-    /// Folding BatchNormalization and activations into convolutions changes nothing, whichever
-    /// layer of the folded chain is the target (the conv, its BN, its activation).
+    /// Folding zero padding, BatchNormalization and activations into convolutions changes
+    /// nothing, whichever layer of the folded chain is the target.
     #[test]
     fn folding_is_invisible_at_every_target(seed in any::<u64>(), class in 0usize..4) {
         let (fused, fused_layers) = fold_chain(seed, false);

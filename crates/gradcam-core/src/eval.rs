@@ -4,7 +4,7 @@
 use candle_core::Tensor;
 use keras_import::{Activation, BinaryOp, Interpolation, Node, Op, Operand, Padding};
 
-use crate::cpu::{self, Epilogue};
+use crate::cpu::{self, Epilogue, ZeroPad, NO_PAD};
 use crate::error::{CamError, ErrorKind, Result};
 use crate::ops::{activation, conv, pool, resize};
 use crate::prepare::{norm_axis, Layer};
@@ -25,6 +25,21 @@ pub(crate) struct Fusion {
     /// Whether the CPU kernels may apply the activation in place (not when the node's
     /// pre-activation value is needed, as for the logits layer).
     pub fast: bool,
+    /// The zero padding of a ZeroPadding2D layer folded into this convolution.
+    pub pad: ZeroPad,
+}
+
+/// `x` zero-padded by `pad` (on the CPU fast path when it can).
+fn zero_padded(x: &Tensor, pad: ZeroPad) -> Result<Tensor> {
+    if pad == NO_PAD {
+        return Ok(x.clone());
+    }
+    Ok(match cpu::zero_pad(x, pad)? {
+        Some(y) => y,
+        None => x
+            .pad_with_zeros(1, pad[0][0], pad[0][1])?
+            .pad_with_zeros(2, pad[1][0], pad[1][1])?,
+    })
 }
 
 /// Runs a convolution-like op: through `fast_kernel` (a CPU kernel applying the activation
@@ -173,15 +188,15 @@ pub(crate) fn evaluate(
             let bias = bias.as_ref();
             return if *grouped {
                 Ok(Evaluated {
-                    pre: conv::grouped_conv2d(x, kernel, bias, win)?,
+                    pre: conv::grouped_conv2d(&zero_padded(x, fusion.pad)?, kernel, bias, win)?,
                     activation: act,
                 })
             } else {
                 convolution(
                     fusion,
                     act,
-                    |ep| cpu::conv2d(x, kernel, bias, win, ep),
-                    || conv::conv2d(x, kernel, bias, win),
+                    |ep| cpu::conv2d(x, kernel, bias, win, fusion.pad, ep),
+                    || conv::conv2d(&zero_padded(x, fusion.pad)?, kernel, bias, win),
                 )
             };
         }
@@ -199,8 +214,8 @@ pub(crate) fn evaluate(
             return convolution(
                 fusion,
                 fusion.activation.unwrap_or(p.activation),
-                |ep| cpu::depthwise_conv2d(&xr, kernel, bias, win, ep),
-                || conv::depthwise_conv2d(&xr, kernel, bias, win),
+                |ep| cpu::depthwise_conv2d(&xr, kernel, bias, win, fusion.pad, ep),
+                || conv::depthwise_conv2d(&zero_padded(&xr, fusion.pad)?, kernel, bias, win),
             );
         }
         (
@@ -213,13 +228,13 @@ pub(crate) fn evaluate(
                 bias,
             },
         ) => {
-            let xr = conv::repeat_channels(x, *multiplier)?;
+            let xr = zero_padded(&conv::repeat_channels(x, *multiplier)?, fusion.pad)?;
             let bias = bias.as_ref();
             let d = conv::depthwise_conv2d(&xr, kernel, None, win)?;
             return convolution(
                 fusion,
                 fusion.activation.unwrap_or(p.activation),
-                |ep| cpu::conv2d(&d, pointwise, bias, &pointwise_window(), ep),
+                |ep| cpu::conv2d(&d, pointwise, bias, &pointwise_window(), NO_PAD, ep),
                 || conv::pointwise_conv(&d, pointwise, bias),
             );
         }
@@ -324,12 +339,7 @@ pub(crate) fn evaluate(
             }
         },
         (Op::Concatenate { axis }, _) => Tensor::cat(inputs, norm_axis(*axis, rank)?)?,
-        (Op::ZeroPadding2D { padding }, _) => match cpu::zero_pad(x, *padding)? {
-            Some(y) => y,
-            None => x
-                .pad_with_zeros(1, padding[0][0], padding[0][1])?
-                .pad_with_zeros(2, padding[1][0], padding[1][1])?,
-        },
+        (Op::ZeroPadding2D { padding }, _) => zero_padded(x, *padding)?,
         (Op::Cropping2D { cropping }, _) => {
             let (_, h, w, _) = x.dims4()?;
             let [[t, b], [l, r]] = *cropping;

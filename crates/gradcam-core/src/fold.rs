@@ -3,12 +3,13 @@
 //! into the convolution too (`conv → BN → ReLU` becomes one kernel on the CPU). Exact up to
 //! rounding, for plain and tracked execution alike (weights are constants). At run time a
 //! fold is skipped when the Grad-CAM target is a layer inside it, whose own output is then
-//! needed.
+//! needed. A ZeroPadding2D read only by a convolution is applied by that convolution (the CPU
+//! kernels read the padding as zeros without building the padded copy).
 
 use candle_core::Tensor;
 use keras_import::{Activation, Graph, NodeId, Op};
 
-use crate::cpu::Epilogue;
+use crate::cpu::{Epilogue, ZeroPad, NO_PAD};
 
 use crate::error::{CamError, ErrorKind, Result};
 use crate::prepare::Layer;
@@ -25,6 +26,10 @@ pub(crate) struct Folding {
     pub activation: Vec<Option<FusedActivation>>,
     /// For a folded activation node: the convolution it was folded into.
     pub activation_into: Vec<Option<NodeId>>,
+    /// For a convolution node: the ZeroPadding2D node folded into it and its padding.
+    pub pad: Vec<Option<(NodeId, ZeroPad)>>,
+    /// For a folded ZeroPadding2D node: the convolution that applies its padding.
+    pub pad_into: Vec<Option<NodeId>>,
 }
 
 /// An activation layer folded into the convolution before it.
@@ -68,6 +73,20 @@ impl Folding {
                 Ok(std::borrow::Cow::Owned(unfolded))
             }
             _ => Ok(std::borrow::Cow::Borrowed(layer)),
+        }
+    }
+
+    /// Whether ZeroPadding2D node `pad` is left to the convolution that reads it: always,
+    /// unless it is the target (whose padded output is then needed).
+    pub fn pad_passes_through(&self, pad: NodeId, target: Option<NodeId>) -> bool {
+        self.pad_into[pad].is_some() && target != Some(pad)
+    }
+
+    /// The zero padding convolution `conv` applies itself with `target`.
+    pub fn pad_for(&self, conv: NodeId, target: Option<NodeId>) -> ZeroPad {
+        match self.pad[conv] {
+            Some((node, pad)) if self.pad_passes_through(node, target) => pad,
+            _ => NO_PAD,
         }
     }
 
@@ -196,6 +215,8 @@ pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Fold
         into: vec![None; n],
         activation: vec![None; n],
         activation_into: vec![None; n],
+        pad: vec![None; n],
+        pad_into: vec![None; n],
     };
     for (bn_id, bn) in graph.nodes.iter().enumerate() {
         let Op::BatchNorm { axis, .. } = bn.op else {
@@ -263,6 +284,23 @@ pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Fold
         }
         folding.activation[conv_id] = Some(FusedActivation { after, activation });
         folding.activation_into[act_id] = Some(conv_id);
+    }
+    for (pad_id, node) in graph.nodes.iter().enumerate() {
+        let Op::ZeroPadding2D { padding } = node.op else {
+            continue;
+        };
+        let [conv_id] = readers[pad_id][..] else {
+            continue;
+        };
+        let conv = &graph.nodes[conv_id];
+        let is_conv = matches!(
+            conv.op,
+            Op::Conv2D(_) | Op::DepthwiseConv2D { .. } | Op::SeparableConv2D { .. }
+        );
+        if is_conv && conv.inputs.len() == 1 && !pinned(pad_id) {
+            folding.pad[conv_id] = Some((pad_id, padding));
+            folding.pad_into[pad_id] = Some(conv_id);
+        }
     }
     folding
 }

@@ -330,7 +330,7 @@ impl Network {
         let passed_through = match (self.folding.into[id], self.folding.activation_into[id]) {
             (Some(conv), _) => self.folding.batch_norm_applies(conv, target),
             (_, Some(conv)) => self.folding.activation_applies(conv, target).is_some(),
-            _ => false,
+            _ => self.folding.pad_passes_through(id, target),
         };
         if passed_through {
             let v = inputs[0].clone();
@@ -340,6 +340,7 @@ impl Network {
         let fusion = Fusion {
             activation: self.folding.activation_applies(id, target),
             fast: id != self.head.logits_node,
+            pad: self.folding.pad_for(id, target),
         };
         let e = evaluate(node, &layer, &inputs, fusion)?;
         let value = activation::apply(&e.pre, e.activation)?;

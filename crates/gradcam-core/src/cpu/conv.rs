@@ -7,7 +7,7 @@ use candle_core::Tensor;
 use rayon::prelude::*;
 
 use super::epilogue::{fill_bias, Epilogue};
-use super::geometry::Geometry;
+use super::geometry::{Geometry, ZeroPad};
 use super::host::{tensor, with_host};
 use super::matmul::{matmul_columns_into, matmul_into};
 use super::threads;
@@ -152,16 +152,17 @@ impl Product<'_> {
     }
 }
 
-/// Dense convolution of NHWC `x` with `kernel [kh·kw·C, O]` on the CPU fast path, with the
-/// bias and `epilogue` fused; `None` when `x` is not eligible.
+/// Dense convolution of NHWC `x`, zero-padded by `pad`, with `kernel [kh·kw·C, O]` on the
+/// CPU fast path, with the bias and `epilogue` fused; `None` when `x` is not eligible.
 pub(crate) fn conv2d(
     x: &Tensor,
     kernel: &Tensor,
     bias: Option<&Tensor>,
     win: &Window2d,
+    pad: ZeroPad,
     epilogue: Epilogue,
 ) -> Result<Option<Tensor>> {
-    let Some(g) = Geometry::of_eligible(x, win)? else {
+    let Some(g) = Geometry::of_eligible(x, win, pad)? else {
         return Ok(None);
     };
     let (k, out_c) = kernel.dims2()?;

@@ -7,7 +7,7 @@ use candle_core::Tensor;
 use rayon::prelude::*;
 
 use super::epilogue::{fill_bias, Epilogue};
-use super::geometry::Geometry;
+use super::geometry::{Geometry, ZeroPad};
 use super::host::{tensor, with_host};
 use crate::error::Result;
 use crate::ops::conv::Window2d;
@@ -35,17 +35,18 @@ fn output_row(x: &[f32], g: &Geometry, weights: &[f32], b: usize, oh: usize, dst
     }
 }
 
-/// Depthwise convolution of NHWC `x` with `kernel [kh·kw, C]` (one channel per output
-/// channel) on the CPU fast path, with the bias and `epilogue` fused; `None` when `x` is not
+/// Depthwise convolution of NHWC `x`, zero-padded by `pad`, with `kernel [kh·kw, C]` (one
+/// channel per output channel) on the CPU fast path, with the bias and `epilogue` fused; `None` when `x` is not
 /// eligible.
 pub(crate) fn depthwise_conv2d(
     x: &Tensor,
     kernel: &Tensor,
     bias: Option<&Tensor>,
     win: &Window2d,
+    pad: ZeroPad,
     epilogue: Epilogue,
 ) -> Result<Option<Tensor>> {
-    let Some(g) = Geometry::of_eligible(x, win)? else {
+    let Some(g) = Geometry::of_eligible(x, win, pad)? else {
         return Ok(None);
     };
     if kernel.dims() != [win.positions(), g.c] || bias.is_some_and(|b| b.dims() != [g.c]) {

@@ -5,7 +5,14 @@ use candle_core::Tensor;
 use super::host::eligible;
 use crate::error::Result;
 use crate::ops::conv::Window2d;
-use crate::ops::window::AxisPlan;
+use crate::ops::window::{AxisPlan, AxisWindow};
+
+/// Zero padding `[[top, bottom], [left, right]]` of a ZeroPadding2D layer folded into the
+/// window that reads it.
+pub(crate) type ZeroPad = [[usize; 2]; 2];
+
+/// No folded zero padding.
+pub(crate) const NO_PAD: ZeroPad = [[0, 0], [0, 0]];
 
 /// Where each output pixel reads its input: the geometry of one convolution.
 #[derive(Debug, Clone, Copy)]
@@ -23,27 +30,40 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
-    /// The geometry of `win` over `x` when `x` can take a CPU fast path and the output is
-    /// not empty; `None` otherwise.
-    pub fn of_eligible(x: &Tensor, win: &Window2d) -> Result<Option<Geometry>> {
+    /// The geometry of `win` over `x` zero-padded by `pad`, when `x` can take a CPU fast
+    /// path and the output is not empty; `None` otherwise.
+    pub fn of_eligible(x: &Tensor, win: &Window2d, pad: ZeroPad) -> Result<Option<Geometry>> {
         if !eligible(x) {
             return Ok(None);
         }
-        let g = Geometry::new(x.dims4()?, win)?;
+        let g = Geometry::new(x.dims4()?, win, pad)?;
         Ok((g.out_pixels() > 0 && g.c > 0).then_some(g))
     }
 
-    /// Plans `win` over an NHWC input of `dims`.
-    pub fn new(dims: (usize, usize, usize, usize), win: &Window2d) -> Result<Geometry> {
+    /// Plans `win` over an NHWC input of `dims` zero-padded by `pad` (padded cells, like
+    /// the window's own padding, read as zeros, so they are skipped).
+    pub fn new(
+        dims: (usize, usize, usize, usize),
+        win: &Window2d,
+        pad: ZeroPad,
+    ) -> Result<Geometry> {
         let (n, h, w, c) = dims;
+        let plan = |aw: AxisWindow, len: usize, [before, after]: [usize; 2]| -> Result<AxisPlan> {
+            let p = aw.plan(len + before + after, win.padding)?;
+            Ok(AxisPlan {
+                out: p.out,
+                before: p.before + before,
+                after: p.after + after,
+            })
+        };
         Ok(Geometry {
             n,
             h,
             w,
             c,
             win: *win,
-            rows: win.h.plan(h, win.padding)?,
-            cols: win.w.plan(w, win.padding)?,
+            rows: plan(win.h, h, pad[0])?,
+            cols: plan(win.w, w, pad[1])?,
         })
     }
 

@@ -18,6 +18,7 @@ mod pool;
 pub(crate) use conv::conv2d;
 pub(crate) use depthwise::depthwise_conv2d;
 pub(crate) use epilogue::Epilogue;
+pub(crate) use geometry::{ZeroPad, NO_PAD};
 pub(crate) use pad::zero_pad;
 pub(crate) use pool::max_pool;
 

@@ -4,7 +4,7 @@
 use candle_core::Tensor;
 use rayon::prelude::*;
 
-use super::geometry::Geometry;
+use super::geometry::{Geometry, NO_PAD};
 use super::host::{tensor, with_host};
 use crate::error::Result;
 use crate::ops::conv::Window2d;
@@ -29,7 +29,7 @@ fn output_row(x: &[f32], g: &Geometry, b: usize, oh: usize, dst: &mut [f32]) {
 
 /// MaxPooling2D of NHWC `x` over `win` on the CPU fast path; `None` when `x` is not eligible.
 pub(crate) fn max_pool(x: &Tensor, win: &Window2d) -> Result<Option<Tensor>> {
-    let Some(g) = Geometry::of_eligible(x, win)? else {
+    let Some(g) = Geometry::of_eligible(x, win, NO_PAD)? else {
         return Ok(None);
     };
     let (oh_n, ow_n) = (g.rows.out, g.cols.out);

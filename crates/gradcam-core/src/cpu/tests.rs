@@ -1,5 +1,6 @@
 //! The fast kernels against a direct f64 evaluation of the definitions (TF padding), over
-//! random shapes, strides, dilations, paddings, batch sizes and both work splits.
+//! random shapes, strides, dilations, paddings (with and without a folded ZeroPadding2D),
+//! batch sizes and both work splits.
 
 use candle_core::{Device, Tensor};
 use keras_import::Padding;
@@ -12,6 +13,8 @@ use crate::ops::conv::Window2d;
 struct Case {
     dims: (usize, usize, usize, usize),
     win: Window2d,
+    /// A folded ZeroPadding2D in front of the window.
+    pad: ZeroPad,
     x: Vec<f32>,
 }
 
@@ -34,8 +37,9 @@ fn tensor(data: &[f32], dims: &[usize]) -> Tensor {
 /// For each output pixel and kernel position, the input pixel read (None for padding).
 fn reads(c: &Case) -> Vec<Vec<Option<(usize, usize, usize)>>> {
     let (n, h, w, _) = c.dims;
-    let ph = c.win.h.plan(h, c.win.padding).unwrap();
-    let pw = c.win.w.plan(w, c.win.padding).unwrap();
+    let [[top, bottom], [left, right]] = c.pad;
+    let ph = c.win.h.plan(h + top + bottom, c.win.padding).unwrap();
+    let pw = c.win.w.plan(w + left + right, c.win.padding).unwrap();
     let mut out = Vec::new();
     for b in 0..n {
         for oh in 0..ph.out {
@@ -44,9 +48,9 @@ fn reads(c: &Case) -> Vec<Vec<Option<(usize, usize, usize)>>> {
                 for i in 0..c.win.h.kernel {
                     for j in 0..c.win.w.kernel {
                         let r = (oh * c.win.h.stride + i * c.win.h.dilation) as isize
-                            - ph.before as isize;
+                            - (ph.before + top) as isize;
                         let q = (ow * c.win.w.stride + j * c.win.w.dilation) as isize
-                            - pw.before as isize;
+                            - (pw.before + left) as isize;
                         let inside = r >= 0 && q >= 0 && (r as usize) < h && (q as usize) < w;
                         taps.push(inside.then_some((b, r as usize, q as usize)));
                     }
@@ -90,20 +94,22 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         ),
         any::<bool>(),
         any::<u64>(),
+        prop::array::uniform4(0usize..3),
     )
         .prop_filter_map(
             "window larger than a valid input",
-            |(dims, k, same, seed)| {
+            |(dims, k, same, seed, p)| {
                 let (n, h, w, c) = dims;
                 let (kh, kw, sh, sw, dh, dw) = k;
                 let padding = if same { Padding::Same } else { Padding::Valid };
                 let win = Window2d::new([kh, kw], [sh, sw], [dh, dw], padding);
-                win.h.plan(h, padding).ok()?;
-                win.w.plan(w, padding).ok()?;
+                win.h.plan(h + p[0] + p[1], padding).ok()?;
+                win.w.plan(w + p[2] + p[3], padding).ok()?;
                 let x = values(n * h * w * c, seed);
                 Some(Case {
                     dims: (n, h, w, c),
                     win,
+                    pad: [[p[0], p[1]], [p[2], p[3]]],
                     x,
                 })
             },
@@ -123,7 +129,7 @@ proptest! {
         let x = tensor(&c.x, &[n, h, w, cc]);
         let kt = tensor(&kernel, &[k, out_c]);
         let bt = tensor(&bias, &[out_c]);
-        let y = conv2d(&x, &kt, with_bias.then_some(&bt), &c.win, Epilogue::Clip { lo: 0.0, hi: 6.0 })
+        let y = conv2d(&x, &kt, with_bias.then_some(&bt), &c.win, c.pad, Epilogue::Clip { lo: 0.0, hi: 6.0 })
             .unwrap()
             .expect("eligible");
         let mut want = Vec::new();
@@ -154,6 +160,7 @@ proptest! {
             &tensor(&kernel, &[c.win.positions(), cc]),
             Some(&tensor(&bias, &[cc])),
             &c.win,
+            c.pad,
             Epilogue::Swish,
         )
         .unwrap()
@@ -176,6 +183,8 @@ proptest! {
     /// Max pooling (padding never wins).
     #[test]
     fn max_pool_matches_the_definition(c in case_strategy()) {
+        let c = Case { pad: NO_PAD, ..c };
+        prop_assume!(c.win.h.plan(c.dims.1, c.win.padding).is_ok() && c.win.w.plan(c.dims.2, c.win.padding).is_ok());
         let (n, h, w, cc) = c.dims;
         let y = max_pool(&tensor(&c.x, &[n, h, w, cc]), &c.win).unwrap().expect("eligible");
         let mut want = Vec::new();
@@ -190,9 +199,9 @@ proptest! {
 
     /// Zero padding.
     #[test]
-    fn zero_pad_matches_the_definition(c in case_strategy(), pads in prop::array::uniform4(0usize..3)) {
+    fn zero_pad_matches_the_definition(c in case_strategy()) {
         let (n, h, w, cc) = c.dims;
-        let [t, b, l, r] = pads;
+        let [[t, b], [l, r]] = c.pad;
         let y = zero_pad(&tensor(&c.x, &[n, h, w, cc]), [[t, b], [l, r]]).unwrap().expect("eligible");
         let (ho, wo) = (h + t + b, w + l + r);
         let mut want = Vec::new();
@@ -216,6 +225,7 @@ fn many_rows_take_the_row_split_and_still_match() {
     let c = Case {
         dims: (1, 40, 40, 3),
         win: Window2d::new([3, 3], [1, 1], [1, 1], Padding::Same),
+        pad: NO_PAD,
         x: values(40 * 40 * 3, 9),
     };
     let out_c = 5;
@@ -225,6 +235,7 @@ fn many_rows_take_the_row_split_and_still_match() {
         &tensor(&kernel, &[27, out_c]),
         None,
         &c.win,
+        NO_PAD,
         Epilogue::Linear,
     )
     .unwrap()
@@ -256,7 +267,7 @@ fn tracked_or_non_cpu_inputs_are_left_to_the_generic_path() {
     let win = Window2d::new([1, 1], [1, 1], [1, 1], Padding::Valid);
     let k = tensor(&values(8, 2), &[4, 2]);
     let y = x.as_tensor().affine(2.0, 0.0).unwrap();
-    assert!(conv2d(&y, &k, None, &win, Epilogue::Linear)
+    assert!(conv2d(&y, &k, None, &win, NO_PAD, Epilogue::Linear)
         .unwrap()
         .is_none());
     assert!(max_pool(&y, &win).unwrap().is_none());
