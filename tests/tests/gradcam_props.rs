@@ -665,9 +665,10 @@ proptest! {
     }
 }
 
-/// conv → BN → ReLU6 → ZeroPadding → depthwise → BN → swish → GAP → Dense. With
-/// `separated`, Identity layers between each padding, conv, BN and activation stop the
-/// executor from folding them together. Returns the graph and the seven chain layers.
+/// conv → BN → ReLU6 → ZeroPadding → depthwise → BN → swish → (+ 1×1 conv) → ReLU → GAP →
+/// Dense. With `separated`, Identity layers between each padding, conv, BN, sum and
+/// activation stop the executor from folding them together. Returns the graph and the
+/// layers of the folded chains.
 fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
     let mut b = Builder::new(seed, H, W, C);
     let inp = b.g.inputs[0];
@@ -708,15 +709,19 @@ fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
     let bn2 = b.batch_norm(g3);
     let g4 = separate(&mut b, bn2);
     let a2 = b.unary(g4, Op::Activation(Activation::Swish));
+    let proj = b.conv(a2, conv(8, 1, 1, Padding::Same, 1));
+    let sum = b.binary(a2, proj, BinaryOp::Add);
+    let g5 = separate(&mut b, sum);
+    let a3 = b.unary(g5, Op::Activation(Activation::Relu));
     let pooled = b.node(
         "gap",
         Op::GlobalAvgPool2D { keepdims: false },
-        vec![a2],
+        vec![a3],
         vec![Some(8)],
         vec![],
     );
     let out = b.dense(pooled, 4, Activation::Softmax);
-    (b.finish(out), vec![c1, bn1, a1, zp, d, bn2, a2])
+    (b.finish(out), vec![c1, bn1, a1, zp, d, bn2, a2, sum, a3])
 }
 
 proptest! {

@@ -42,10 +42,10 @@ fn zero_padded(x: &Tensor, pad: ZeroPad) -> Result<Tensor> {
     })
 }
 
-/// Runs a convolution-like op: through `fast_kernel` (a CPU kernel applying the activation
-/// in place when it can) if allowed and possible, else through `generic`, leaving the
-/// activation to the caller.
-fn convolution(
+/// Runs an op that a CPU kernel can finish with an activation (convolutions, residual sums):
+/// through `fast_kernel` (applying the activation in place when it can) if allowed and
+/// possible, else through `generic`, leaving the activation to the caller.
+fn with_epilogue(
     fusion: Fusion,
     activation: Activation,
     fast_kernel: impl FnOnce(Epilogue) -> Result<Option<Tensor>>,
@@ -192,7 +192,7 @@ pub(crate) fn evaluate(
                     activation: act,
                 })
             } else {
-                convolution(
+                with_epilogue(
                     fusion,
                     act,
                     |ep| cpu::conv2d(x, kernel, bias, win, fusion.pad, ep),
@@ -211,7 +211,7 @@ pub(crate) fn evaluate(
         ) => {
             let xr = conv::repeat_channels(x, *multiplier)?;
             let bias = bias.as_ref();
-            return convolution(
+            return with_epilogue(
                 fusion,
                 fusion.activation.unwrap_or(p.activation),
                 |ep| cpu::depthwise_conv2d(&xr, kernel, bias, win, fusion.pad, ep),
@@ -231,7 +231,7 @@ pub(crate) fn evaluate(
             let xr = zero_padded(&conv::repeat_channels(x, *multiplier)?, fusion.pad)?;
             let bias = bias.as_ref();
             let d = conv::depthwise_conv2d(&xr, kernel, None, win)?;
-            return convolution(
+            return with_epilogue(
                 fusion,
                 fusion.activation.unwrap_or(p.activation),
                 |ep| cpu::conv2d(&d, pointwise, bias, &pointwise_window(), NO_PAD, ep),
@@ -312,10 +312,47 @@ pub(crate) fn evaluate(
         ) => activation::keras_relu(x, *max_value, *negative_slope, *threshold)?,
         (Op::LeakyRelu { alpha }, _) => activation::leaky_relu(x, *alpha)?,
         (Op::Softmax { axis }, _) => activation::softmax(x, norm_axis(*axis, rank)?)?,
+        (
+            Op::Binary {
+                op: BinaryOp::Add,
+                lhs: lhs @ Operand::Input(_),
+                rhs: rhs @ Operand::Input(_),
+            },
+            _,
+        ) => {
+            let pair = [operand(*lhs, inputs, x)?, operand(*rhs, inputs, x)?];
+            return with_epilogue(
+                fusion,
+                fusion.activation.unwrap_or(Activation::Linear),
+                |ep| cpu::add(&pair, ep),
+                || binary(BinaryOp::Add, &pair[0], &pair[1]),
+            );
+        }
         (Op::Binary { op, lhs, rhs }, _) => {
             let a = operand(*lhs, inputs, x)?;
             let b = operand(*rhs, inputs, x)?;
             binary(*op, &a, &b)?
+        }
+        (
+            Op::Merge {
+                op: BinaryOp::Add,
+                average: false,
+            },
+            _,
+        ) => {
+            let act = fusion.activation.unwrap_or(Activation::Linear);
+            return with_epilogue(
+                fusion,
+                act,
+                |ep| cpu::add(inputs, ep),
+                || {
+                    let mut acc = x.clone();
+                    for other in &inputs[1..] {
+                        acc = binary(BinaryOp::Add, &acc, other)?;
+                    }
+                    Ok(acc)
+                },
+            );
         }
         (Op::Merge { op, average }, _) => {
             let mut acc = x.clone();

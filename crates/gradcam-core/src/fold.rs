@@ -7,7 +7,7 @@
 //! kernels read the padding as zeros without building the padded copy).
 
 use candle_core::Tensor;
-use keras_import::{Activation, Graph, NodeId, Op};
+use keras_import::{Activation, BinaryOp, Graph, NodeId, Op, Operand};
 
 use crate::cpu::{Epilogue, ZeroPad, NO_PAD};
 
@@ -97,6 +97,21 @@ impl Folding {
         let inside = target.is_some() && self.covers(conv).contains(&target);
         (!inside).then_some(fused.activation)
     }
+}
+
+/// A residual sum of layer outputs, which a CPU kernel can follow with an activation.
+fn is_sum(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Merge {
+            op: BinaryOp::Add,
+            average: false
+        } | Op::Binary {
+            op: BinaryOp::Add,
+            lhs: Operand::Input(_),
+            rhs: Operand::Input(_),
+        }
+    )
 }
 
 fn linear_conv(op: &Op) -> bool {
@@ -266,7 +281,7 @@ pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Fold
     }
     let pinned = |id: NodeId| graph.outputs.contains(&id) || keep.contains(&id);
     for (conv_id, conv) in graph.nodes.iter().enumerate() {
-        if !linear_conv(&conv.op) || pinned(conv_id) {
+        if !(linear_conv(&conv.op) || is_sum(&conv.op)) || pinned(conv_id) {
             continue;
         }
         let after = match readers[conv_id][..] {

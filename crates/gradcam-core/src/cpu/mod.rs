@@ -6,6 +6,7 @@
 //! Every entry point returns `None` when its input is not an untracked, contiguous-able f32
 //! CPU tensor, and the caller falls back to the device-generic candle formulation.
 
+mod add;
 mod conv;
 mod depthwise;
 mod epilogue;
@@ -15,6 +16,7 @@ mod matmul;
 mod pad;
 mod pool;
 
+pub(crate) use add::add;
 pub(crate) use conv::conv2d;
 pub(crate) use depthwise::depthwise_conv2d;
 pub(crate) use epilogue::Epilogue;

@@ -273,3 +273,21 @@ fn tracked_or_non_cpu_inputs_are_left_to_the_generic_path() {
     assert!(max_pool(&y, &win).unwrap().is_none());
     assert!(zero_pad(&y, [[1, 1], [1, 1]]).unwrap().is_none());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+
+    /// Residual sums of two or three tensors with ReLU, across task-chunk boundaries.
+    #[test]
+    fn add_matches_the_definition(len in 1usize..40_000, parts in 2usize..4, seed in any::<u64>()) {
+        let data: Vec<Vec<f32>> = (0..parts).map(|i| values(len, seed ^ i as u64)).collect();
+        let tensors: Vec<Tensor> = data.iter().map(|d| tensor(d, &[1, len, 1, 1])).collect();
+        let y = add(&tensors, Epilogue::Clip { lo: 0.0, hi: f32::INFINITY })
+            .unwrap()
+            .expect("eligible");
+        let want: Vec<f64> = (0..len)
+            .map(|i| data.iter().map(|d| d[i] as f64).sum::<f64>().max(0.0))
+            .collect();
+        close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "add");
+    }
+}
