@@ -744,7 +744,8 @@ proptest! {
             for (ra, rb) in a.iter().flatten().zip(b.iter().flatten()) {
                 let scale = ra.raw_cam.iter().chain(&rb.raw_cam).fold(1e-6f32, |m, v| m.max(v.abs()));
                 let diff = max_abs_diff(&ra.raw_cam, &rb.raw_cam);
-                prop_assert!(diff <= 1e-4 * scale, "target {}: raw maps differ by {diff} (scale {scale})", fused.nodes[f].path);
+                // Relative to the largest map value, with a floor for maps that are all ~0.
+                prop_assert!(diff <= 1e-4 * scale + 1e-8, "target {}: raw maps differ by {diff} (scale {scale})", fused.nodes[f].path);
                 prop_assert!(max_abs_diff(&ra.logits, &rb.logits) <= 1e-5);
             }
         }

@@ -63,7 +63,8 @@ impl Product<'_> {
         self.g.win.positions() * self.g.c
     }
 
-    /// Whether the input rows are already the im2col rows (1×1, stride 1, no padding).
+    /// Whether the input rows are already the im2col rows (1×1, stride 1, no padding on
+    /// any side, so one output pixel per input pixel).
     fn pointwise(&self) -> bool {
         let g = self.g;
         g.win.positions() == 1
@@ -71,6 +72,8 @@ impl Product<'_> {
             && g.win.w.stride == 1
             && g.rows.before == 0
             && g.cols.before == 0
+            && g.rows.out == g.h
+            && g.cols.out == g.w
     }
 
     /// Many output rows: tiles of rows in parallel, each with its own im2col block and one
