@@ -4,7 +4,8 @@
 //! Activations are NHWC throughout: 1×1 convolutions (most of the FLOPs of ResNet and
 //! MobileNet) are then a single matrix product with no copy, Keras HWIO kernels reshape to
 //! im2col matrices without transposition, and per-channel ops broadcast on the contiguous
-//! last axis. Before the target layer the graph runs on plain tensors (BatchNormalization
+//! last axis. Before the target layer the graph runs on plain tensors, on the CPU through
+//! the fused kernels of the `cpu` module (zero padding, BatchNormalization and activations
 //! folded into convolutions); after it, every op used has an exact backward pass.
 
 pub mod cam;
