@@ -128,7 +128,7 @@ fn bilinear_resize_is_close_to_pil() {
     let original = load_image(dir.join("images/chelsea.png")).expect("original decodes");
     for size in [32u32, 48, 64, 96, 128] {
         let pil = load_image(dir.join(format!("images/chelsea_{size}x{size}.png"))).expect("png");
-        let ours = resize_bilinear(&original, size, size);
+        let ours = resize_bilinear(&original, size, size).expect("resize");
         let diffs: Vec<i32> = ours
             .as_raw()
             .iter()

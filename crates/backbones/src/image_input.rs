@@ -57,6 +57,16 @@ pub enum ImageInputError {
         /// Height in pixels.
         height: u32,
     },
+    /// The resampler refused the sizes (not expected for RGB images of at least one pixel).
+    #[error("cannot resize to {width}x{height}: {reason}")]
+    Resize {
+        /// Target width in pixels.
+        width: u32,
+        /// Target height in pixels.
+        height: u32,
+        /// The resampler's message.
+        reason: String,
+    },
     /// A batch whose tensors came out with different sizes.
     #[error(
         "batch image {index} is {height}x{width}, the first is {first_height}x{first_width}: \

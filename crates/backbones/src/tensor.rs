@@ -1,6 +1,7 @@
 //! RGB image to a preprocessed NHWC float32 tensor: resizing and batching.
 
-use image::imageops::{self, FilterType};
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 
 use crate::image_input::ImageInputError;
@@ -47,16 +48,37 @@ pub fn target_size(image: (u32, u32), height: Option<u32>, width: Option<u32>) -
 
 /// Bilinear (triangle-filter) resize to `width` x `height`. Same size returns an exact copy.
 ///
-/// The filter is the `image` crate's `Triangle`: pixel-centre aligned, and when shrinking its
-/// support widens with the scale factor (antialiasing), as PIL's `resize(BILINEAR)` (Pillow >= 7)
-/// does. Results are rounded to 8 bits like PIL's; they may differ from PIL by a level or two
-/// (different intermediate rounding). Keras' own `load_img(target_size=...)` defaults to
+/// The filter is Pillow's `BILINEAR` convolution as `fast_image_resize` implements it (SIMD,
+/// fixed point): pixel-centre aligned, and when shrinking its support widens with the scale
+/// factor (antialiasing), as PIL's `resize(BILINEAR)` (Pillow >= 7) does. Results may differ
+/// from PIL's by a level (rounding). Keras' own `load_img(target_size=...)` defaults to
 /// NEAREST, which this does not imitate.
-pub fn resize_bilinear(image: &RgbImage, width: u32, height: u32) -> RgbImage {
-    if image.dimensions() == (width, height) {
-        return image.clone();
+pub fn resize_bilinear(
+    image: &RgbImage,
+    width: u32,
+    height: u32,
+) -> Result<RgbImage, ImageInputError> {
+    let (iw, ih) = image.dimensions();
+    if iw == 0 || ih == 0 || width == 0 || height == 0 {
+        return Err(ImageInputError::EmptySize { width, height });
     }
-    imageops::resize(image, width, height, FilterType::Triangle)
+    if (iw, ih) == (width, height) {
+        return Ok(image.clone());
+    }
+    let refused = |reason: String| ImageInputError::Resize {
+        width,
+        height,
+        reason,
+    };
+    let src = ImageRef::new(iw, ih, image.as_raw(), PixelType::U8x3)
+        .map_err(|e| refused(e.to_string()))?;
+    let mut dst = Image::new(width, height, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| refused(e.to_string()))?;
+    RgbImage::from_raw(width, height, dst.into_vec())
+        .ok_or_else(|| refused("the resized buffer has the wrong length".into()))
 }
 
 /// One image to a `[1, H, W, 3]` tensor: resized (see [`target_size`], [`resize_bilinear`]),
@@ -81,7 +103,7 @@ pub fn to_tensor(
             height: h,
         });
     }
-    let resized = resize_bilinear(image, w, h);
+    let resized = resize_bilinear(image, w, h)?;
     let mut data: Vec<f32> = resized.as_raw().iter().map(|&v| f32::from(v)).collect();
     preprocessing.apply(&mut data);
     Ok(InputTensor {
@@ -138,7 +160,7 @@ mod tests {
     #[test]
     fn same_size_is_identity() {
         let img = gradient(37, 23);
-        assert_eq!(resize_bilinear(&img, 37, 23), img);
+        assert_eq!(resize_bilinear(&img, 37, 23).unwrap(), img);
         let t = to_tensor(&img, Some(23), Some(37), Preprocessing::None).unwrap();
         assert_eq!(t.shape(), [1, 23, 37, 3]);
         assert_eq!(t.data[3 * 5], 5.0);
