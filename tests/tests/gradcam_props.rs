@@ -751,3 +751,19 @@ proptest! {
         }
     }
 }
+
+/// `load_releasing` frees the graph's weight values and runs exactly like `load`.
+#[test]
+fn load_releasing_matches_load_and_frees_the_weights() {
+    let (graph, _) = kitchen_sink(7, 0);
+    let mut released = graph.clone();
+    let kept = Network::load(&graph, &Device::Cpu).expect("load");
+    let taken = Network::load_releasing(&mut released, &Device::Cpu).expect("load_releasing");
+    assert!(released.weights.iter().all(|w| w.data.is_empty()));
+    assert_eq!(released.param_counts(), graph.param_counts());
+    let x = Rng(5).vec(2 * H * W * C, 1.0);
+    assert_eq!(
+        kept.predict(&x, 2).expect("kept"),
+        taken.predict(&x, 2).expect("taken")
+    );
+}

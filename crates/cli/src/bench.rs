@@ -117,10 +117,9 @@ fn json_error(e: serde_json::Error) -> CliError {
 fn measure(model: &Path, args: &BenchArgs) -> Result<Measurement> {
     let start = Instant::now();
     let mut session = Session::open(model, PreprocessArg::Auto)?;
-    let network = Network::load(&session.model.graph, &Device::Cpu)?;
+    // As `explain` does for a fixed-size model: the network takes over the weights.
+    let network = Network::load_releasing(&mut session.model.graph, &Device::Cpu)?;
     let forward_gflop = 2.0 * session.model.graph.multiply_adds() as f64 / 1e9;
-    // As `explain` does for a fixed-size model: the network holds its own weights.
-    session.model.graph.release_weights();
     let shape = network.input_shape().to_vec();
     let [Some(h), Some(w), Some(3)] = shape[..] else {
         return Err(CliError::Usage(format!(

@@ -86,7 +86,14 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         gradcam_core::default_target_layer(graph)?;
     }
     let input_size = fixed_input_size(&session)?;
-    let network = Network::load(graph, &device)?;
+    let network = if input_size.is_some() {
+        // The network takes over the weights: only a free-size model, prepared again for
+        // each photo size, needs the graph to keep them.
+        Network::load_releasing(&mut session.model.graph, &device)?
+    } else {
+        Network::load(&session.model.graph, &device)?
+    };
+    let graph = &session.model.graph;
     let head = network.head();
     let logits_len = graph.nodes[head.logits_node]
         .output_shape
@@ -103,11 +110,6 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         layer: args.layer.clone(),
         targets: targets(args, num_classes)?,
     };
-    if input_size.is_some() {
-        // The network holds its own copy of the weights; only a free-size model, prepared
-        // again for each photo size, needs the graph's.
-        session.model.graph.release_weights();
-    }
     let images = inputs::collect(&args.inputs)?;
     guard_inputs(&images, &args.out, request.targets.len())?;
     std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;

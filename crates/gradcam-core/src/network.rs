@@ -72,47 +72,89 @@ fn all_finite(t: &Tensor) -> Result<bool> {
     Ok(z == 0.0)
 }
 
+/// Checks what the executor needs of a graph's structure: one non-scalar input, nodes in
+/// topological order. Returns the input node and its shape.
+fn check_structure(graph: &Graph) -> Result<(NodeId, Vec<Option<usize>>)> {
+    let [input] = graph.inputs[..] else {
+        return Err(CamError::new(
+            ErrorKind::Unsupported,
+            format!(
+                "the model has {} inputs; exactly one image input is supported",
+                graph.inputs.len()
+            ),
+        ));
+    };
+    let input_node = graph
+        .nodes
+        .get(input)
+        .ok_or_else(|| CamError::new(ErrorKind::InvalidGraph, "input node does not exist"))?;
+    let input_shape = input_node.output_shape.clone();
+    if input_shape.is_empty() {
+        return Err(CamError::at(
+            ErrorKind::Unsupported,
+            &input_node.path,
+            "the model input is a scalar",
+        ));
+    }
+    for (id, node) in graph.nodes.iter().enumerate() {
+        if let Some(&bad) = node.inputs.iter().find(|&&i| i >= id) {
+            return Err(CamError::at(
+                ErrorKind::InvalidGraph,
+                &node.path,
+                format!("input node {bad} does not precede node {id}"),
+            ));
+        }
+    }
+    Ok((input, input_shape))
+}
+
 impl Network {
     /// Prepares `graph` on `device`: converts every weight once to executor layout, checks
     /// weights for NaN/Inf, and folds BatchNormalization into the preceding convolutions.
     pub fn load(graph: &Graph, device: &Device) -> Result<Network> {
-        let [input] = graph.inputs[..] else {
-            return Err(CamError::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "the model has {} inputs; exactly one image input is supported",
-                    graph.inputs.len()
-                ),
-            ));
-        };
-        let input_node = graph
-            .nodes
-            .get(input)
-            .ok_or_else(|| CamError::new(ErrorKind::InvalidGraph, "input node does not exist"))?;
-        let input_shape = input_node.output_shape.clone();
-        if input_shape.is_empty() {
-            return Err(CamError::at(
-                ErrorKind::Unsupported,
-                &input_node.path,
-                "the model input is a scalar",
-            ));
-        }
-        for (id, node) in graph.nodes.iter().enumerate() {
-            if let Some(&bad) = node.inputs.iter().find(|&&i| i >= id) {
-                return Err(CamError::at(
-                    ErrorKind::InvalidGraph,
-                    &node.path,
-                    format!("input node {bad} does not precede node {id}"),
-                ));
-            }
-        }
-        let head = find_head(graph)?;
+        check_structure(graph)?;
         let layers = graph
             .nodes
             .iter()
             .map(|n| prepare(graph, n, device).map_err(|e| e.in_layer(&n.path)))
             .collect::<Result<Vec<_>>>()?;
-        let mut layers = layers;
+        Network::assemble(graph, device, layers)
+    }
+
+    /// Like [`Network::load`], but frees each weight's values in `graph` as soon as the last
+    /// layer reading it is prepared, so that the weights are never held twice (peak memory).
+    /// The graph keeps its structure and weight shapes; it can no longer be loaded again.
+    pub fn load_releasing(graph: &mut Graph, device: &Device) -> Result<Network> {
+        check_structure(graph)?;
+        let mut last_reader = vec![None; graph.weights.len()];
+        for (id, node) in graph.nodes.iter().enumerate() {
+            for &w in &node.weights {
+                if let Some(slot) = last_reader.get_mut(w) {
+                    *slot = Some(id);
+                }
+            }
+        }
+        let mut layers = Vec::with_capacity(graph.nodes.len());
+        for id in 0..graph.nodes.len() {
+            let node = &graph.nodes[id];
+            layers.push(prepare(graph, node, device).map_err(|e| e.in_layer(&node.path))?);
+            let done: Vec<usize> = node
+                .weights
+                .iter()
+                .copied()
+                .filter(|&w| last_reader.get(w) == Some(&Some(id)))
+                .collect();
+            for w in done {
+                graph.weights[w].data = Vec::new();
+            }
+        }
+        Network::assemble(graph, device, layers)
+    }
+
+    /// Builds the network from prepared layers: folds, liveness, head.
+    fn assemble(graph: &Graph, device: &Device, mut layers: Vec<Layer>) -> Result<Network> {
+        let (input, input_shape) = check_structure(graph)?;
+        let head = find_head(graph)?;
         let folding = fold::plan(graph, &mut layers, &[head.logits_node, head.output_node]);
         let needed = ancestors(graph, &[head.logits_node, head.output_node]);
         let mut last_use = vec![0usize; graph.nodes.len()];

@@ -117,7 +117,7 @@ pub struct Weight {
     pub name: String,
     /// Dimensions.
     pub shape: Vec<usize>,
-    /// Row-major data, `shape.iter().product()` values (empty after [`Graph::release_weights`]).
+    /// Row-major data, `shape.iter().product()` values (emptied by an executor that takes the weights over).
     pub data: Vec<f32>,
     /// Whether Keras counts it as trainable.
     pub trainable: bool,
@@ -517,14 +517,6 @@ impl Graph {
 }
 
 impl Graph {
-    /// Drops the weight values (shapes and names stay), freeing their memory once an
-    /// executor holds its own copy. Parameter and multiply-add counts still work.
-    pub fn release_weights(&mut self) {
-        for w in &mut self.weights {
-            w.data = Vec::new();
-        }
-    }
-
     /// Multiply-adds of one forward pass for one input, counted over the convolutions and
     /// dense layers (each output pixel of a layer costs one multiply-add per kernel weight;
     /// a transposed convolution spreads each input pixel over its kernel). Free dimensions
