@@ -103,6 +103,15 @@ fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     })
 }
 
+/// Folds `op` over all inputs, left to right.
+fn reduce(op: BinaryOp, inputs: &[Tensor]) -> Result<Tensor> {
+    let mut acc = first(inputs)?.clone();
+    for other in &inputs[1..] {
+        acc = binary(op, &acc, other)?;
+    }
+    Ok(acc)
+}
+
 fn operand(o: Operand, inputs: &[Tensor], like: &Tensor) -> Result<Tensor> {
     match o {
         Operand::Input(i) => inputs.get(i).cloned().ok_or_else(|| {
@@ -345,20 +354,11 @@ pub(crate) fn evaluate(
                 fusion,
                 act,
                 |ep| cpu::add(inputs, ep),
-                || {
-                    let mut acc = x.clone();
-                    for other in &inputs[1..] {
-                        acc = binary(BinaryOp::Add, &acc, other)?;
-                    }
-                    Ok(acc)
-                },
+                || reduce(BinaryOp::Add, inputs),
             );
         }
         (Op::Merge { op, average }, _) => {
-            let mut acc = x.clone();
-            for other in &inputs[1..] {
-                acc = binary(*op, &acc, other)?;
-            }
+            let acc = reduce(*op, inputs)?;
             if *average {
                 acc.affine(1.0 / inputs.len() as f64, 0.0)?
             } else {

@@ -217,11 +217,12 @@ fn fusable_activation(op: &Op) -> Option<Activation> {
 /// BatchNormalization). Nodes in `keep` (the classifier head) are never folded away.
 pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Folding {
     let n = graph.nodes.len();
-    let mut consumers = vec![0usize; n];
-    for node in &graph.nodes {
+    // The nodes reading each node, once per input edge.
+    let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); n];
+    for (id, node) in graph.nodes.iter().enumerate() {
         for &i in &node.inputs {
             if i < n {
-                consumers[i] += 1;
+                readers[i].push(id);
             }
         }
     }
@@ -244,7 +245,7 @@ pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Fold
         };
         if !channels_last
             || !linear_conv(&conv.op)
-            || consumers[conv_id] != 1
+            || readers[conv_id].len() != 1
             || graph.outputs.contains(&conv_id)
             || folding.unfold[conv_id].is_some()
         {
@@ -270,14 +271,6 @@ pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Fold
         layers[conv_id] = f;
         folding.unfold[conv_id] = Some(undo);
         folding.into[bn_id] = Some(conv_id);
-    }
-    let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); n];
-    for (id, node) in graph.nodes.iter().enumerate() {
-        for &i in &node.inputs {
-            if i < n {
-                readers[i].push(id);
-            }
-        }
     }
     let pinned = |id: NodeId| graph.outputs.contains(&id) || keep.contains(&id);
     for (conv_id, conv) in graph.nodes.iter().enumerate() {

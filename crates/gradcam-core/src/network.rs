@@ -112,20 +112,20 @@ impl Network {
     /// Prepares `graph` on `device`: converts every weight once to executor layout, checks
     /// weights for NaN/Inf, and folds BatchNormalization into the preceding convolutions.
     pub fn load(graph: &Graph, device: &Device) -> Result<Network> {
-        check_structure(graph)?;
+        let input = check_structure(graph)?;
         let layers = graph
             .nodes
             .iter()
             .map(|n| prepare(graph, n, device).map_err(|e| e.in_layer(&n.path)))
             .collect::<Result<Vec<_>>>()?;
-        Network::assemble(graph, device, layers)
+        Network::assemble(graph, device, layers, input)
     }
 
     /// Like [`Network::load`], but frees each weight's values in `graph` as soon as the last
     /// layer reading it is prepared, so that the weights are never held twice (peak memory).
     /// The graph keeps its structure and weight shapes; it can no longer be loaded again.
     pub fn load_releasing(graph: &mut Graph, device: &Device) -> Result<Network> {
-        check_structure(graph)?;
+        let input = check_structure(graph)?;
         let mut last_reader = vec![None; graph.weights.len()];
         for (id, node) in graph.nodes.iter().enumerate() {
             for &w in &node.weights {
@@ -148,12 +148,17 @@ impl Network {
                 graph.weights[w].data = Vec::new();
             }
         }
-        Network::assemble(graph, device, layers)
+        Network::assemble(graph, device, layers, input)
     }
 
-    /// Builds the network from prepared layers: folds, liveness, head.
-    fn assemble(graph: &Graph, device: &Device, mut layers: Vec<Layer>) -> Result<Network> {
-        let (input, input_shape) = check_structure(graph)?;
+    /// Builds the network from prepared layers and the checked input (node, shape): folds,
+    /// liveness, head.
+    fn assemble(
+        graph: &Graph,
+        device: &Device,
+        mut layers: Vec<Layer>,
+        (input, input_shape): (NodeId, Vec<Option<usize>>),
+    ) -> Result<Network> {
         let head = find_head(graph)?;
         let folding = fold::plan(graph, &mut layers, &[head.logits_node, head.output_node]);
         let needed = ancestors(graph, &[head.logits_node, head.output_node]);
