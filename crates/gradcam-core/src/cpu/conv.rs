@@ -11,6 +11,7 @@ use super::geometry::{Geometry, ZeroPad};
 use super::host::{tensor, with_host};
 use super::matmul::{matmul_columns_into, matmul_into};
 use super::threads;
+use super::winograd;
 use crate::error::Result;
 use crate::ops::conv::Window2d;
 
@@ -143,7 +144,10 @@ impl Product<'_> {
         let threads = threads();
         let mut out = vec![0f32; m * self.out_c];
         let row_tiles = m.div_ceil(TILE_ROWS);
-        if row_tiles >= 2 * threads || threads == 1 {
+        if winograd::pays(self.g, self.out_c, threads) {
+            let weights = (self.kernel, self.bias, self.out_c);
+            winograd::convolve(self.x, self.g, weights, self.epilogue, &mut out);
+        } else if row_tiles >= 2 * threads || threads == 1 {
             self.by_rows(&mut out);
         } else {
             let blocks = (2 * threads)

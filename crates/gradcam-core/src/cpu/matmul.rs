@@ -31,15 +31,68 @@ pub(crate) fn matmul_columns_into(
     accumulate: bool,
     threads: usize,
 ) {
-    assert!(cols.start <= cols.end && cols.end <= n);
+    assert!(cols.start <= cols.end && cols.end <= n && rhs.len() >= k * n);
     let width = cols.end - cols.start;
-    assert!(dst.len() >= m * width && lhs.len() >= m * k && rhs.len() >= k * n);
-    if m == 0 || width == 0 {
+    matmul_strided(
+        Strided::new(dst, width),
+        (lhs, k),
+        (&rhs[cols.start..], n),
+        (m, k, width),
+        accumulate,
+        threads,
+    );
+}
+
+/// A destination matrix stored row-major with a row stride: row `r` starts at `r · stride`.
+pub(crate) struct Strided<'a> {
+    data: &'a mut [f32],
+    stride: usize,
+}
+
+impl<'a> Strided<'a> {
+    /// `data` holding rows `stride` values apart.
+    pub fn new(data: &'a mut [f32], stride: usize) -> Self {
+        Strided { data, stride }
+    }
+}
+
+/// Values spanned by `rows × cols` stored with row stride `stride`.
+fn extent(rows: usize, cols: usize, stride: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * stride + cols
+    }
+}
+
+/// `dst (+)= lhs · rhs` for row-major matrices stored with row strides: `lhs` is `m×k`
+/// (`(values, row stride)`), `rhs` `k×n`, `dst` `m×n`.
+///
+/// # Panics
+/// When a slice is shorter than its dimensions and stride say, or a stride is shorter than
+/// its row.
+pub(crate) fn matmul_strided(
+    dst: Strided<'_>,
+    (lhs, lhs_stride): (&[f32], usize),
+    (rhs, rhs_stride): (&[f32], usize),
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+    threads: usize,
+) {
+    assert!(dst.stride >= n && lhs_stride >= k && rhs_stride >= n);
+    assert!(
+        dst.data.len() >= extent(m, n, dst.stride)
+            && lhs.len() >= extent(m, k, lhs_stride)
+            && rhs.len() >= extent(k, n, rhs_stride)
+    );
+    if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * width].fill(0.0);
+            for row in dst.data.chunks_mut(dst.stride).take(m) {
+                row[..n].fill(0.0);
+            }
         }
         return;
     }
@@ -48,24 +101,25 @@ pub(crate) fn matmul_columns_into(
     } else {
         Parallelism::None
     };
-    // SAFETY: `dst` and `lhs` hold at least m·width and m·k elements, dense row-major; the
-    // columns cols of `rhs` (row stride n) end at (k−1)·n + cols.end ≤ k·n ≤ rhs.len() (all
-    // asserted above); `dst` is borrowed mutably so it cannot alias `lhs` or `rhs`.
+    // SAFETY: every matrix lies inside its slice (asserted above: row r of a matrix starts
+    // at r·stride and the last one ends at (rows−1)·stride + cols ≤ len); the rows of `dst`
+    // do not overlap (stride ≥ n); `dst` is borrowed mutably so it cannot alias `lhs` or
+    // `rhs`.
     unsafe {
         gemm::gemm(
             m,
-            width,
+            n,
             k,
-            dst.as_mut_ptr(),
+            dst.data.as_mut_ptr(),
             1,
-            width as isize,
+            dst.stride as isize,
             accumulate,
             lhs.as_ptr(),
             1,
-            k as isize,
-            rhs.as_ptr().add(cols.start),
+            lhs_stride as isize,
+            rhs.as_ptr(),
             1,
-            n as isize,
+            rhs_stride as isize,
             1.0,
             1.0,
             false,

@@ -15,6 +15,7 @@ mod host;
 mod matmul;
 mod pad;
 mod pool;
+mod winograd;
 
 pub(crate) use add::add;
 pub(crate) use conv::conv2d;

@@ -6,6 +6,7 @@ use candle_core::{Device, Tensor};
 use keras_import::Padding;
 use proptest::prelude::*;
 
+use super::geometry::Geometry;
 use super::*;
 use crate::ops::conv::Window2d;
 
@@ -65,6 +66,27 @@ fn reads(c: &Case) -> Vec<Vec<Option<(usize, usize, usize)>>> {
 fn at(c: &Case, (b, r, q): (usize, usize, usize), ch: usize) -> f64 {
     let (_, h, w, cc) = c.dims;
     c.x[((b * h + r) * w + q) * cc + ch] as f64
+}
+
+/// The dense convolution of `c` with `kernel [kh·kw·C, out_c]` and `bias`, in f64, before
+/// any activation.
+fn direct_conv(c: &Case, kernel: &[f32], out_c: usize, bias: Option<&[f32]>) -> Vec<f64> {
+    let cc = c.dims.3;
+    let mut want = Vec::new();
+    for taps in reads(c) {
+        for o in 0..out_c {
+            let mut acc = bias.map_or(0.0, |b| b[o] as f64);
+            for (p, tap) in taps.iter().enumerate() {
+                if let Some(px) = tap {
+                    for ch in 0..cc {
+                        acc += at(c, *px, ch) * kernel[(p * cc + ch) * out_c + o] as f64;
+                    }
+                }
+            }
+            want.push(acc);
+        }
+    }
+    want
 }
 
 fn close(got: &[f32], want: &[f64], what: &str) {
@@ -132,20 +154,10 @@ proptest! {
         let y = conv2d(&x, &kt, with_bias.then_some(&bt), &c.win, c.pad, Epilogue::Clip { lo: 0.0, hi: 6.0 })
             .unwrap()
             .expect("eligible");
-        let mut want = Vec::new();
-        for taps in reads(&c) {
-            for o in 0..out_c {
-                let mut acc = if with_bias { bias[o] as f64 } else { 0.0 };
-                for (p, tap) in taps.iter().enumerate() {
-                    if let Some(px) = tap {
-                        for ch in 0..cc {
-                            acc += at(&c, *px, ch) * kernel[(p * cc + ch) * out_c + o] as f64;
-                        }
-                    }
-                }
-                want.push(relu6(acc));
-            }
-        }
+        let want: Vec<f64> = direct_conv(&c, &kernel, out_c, with_bias.then_some(bias.as_slice()))
+            .into_iter()
+            .map(relu6)
+            .collect();
         close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "conv2d");
     }
 
@@ -240,20 +252,7 @@ fn many_rows_take_the_row_split_and_still_match() {
     )
     .unwrap()
     .expect("eligible");
-    let mut want = Vec::new();
-    for taps in reads(&c) {
-        for o in 0..out_c {
-            let mut acc = 0.0;
-            for (p, tap) in taps.iter().enumerate() {
-                if let Some(px) = tap {
-                    for ch in 0..3 {
-                        acc += at(&c, *px, ch) * kernel[(p * 3 + ch) * out_c + o] as f64;
-                    }
-                }
-            }
-            want.push(acc);
-        }
-    }
+    let want = direct_conv(&c, &kernel, out_c, None);
     close(
         &y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
         &want,
@@ -290,4 +289,114 @@ proptest! {
             .collect();
         close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "add");
     }
+}
+
+fn winograd_case() -> impl Strategy<Value = (Case, usize)> {
+    (
+        (1usize..3, 1usize..14, 1usize..14, 1usize..40),
+        any::<bool>(),
+        prop::array::uniform4(0usize..3),
+        1usize..20,
+        any::<u64>(),
+    )
+        .prop_filter_map(
+            "window larger than a valid input",
+            |((n, h, w, c), same, p, out_c, seed)| {
+                let padding = if same { Padding::Same } else { Padding::Valid };
+                let win = Window2d::new([3, 3], [1, 1], [1, 1], padding);
+                win.h.plan(h + p[0] + p[1], padding).ok()?;
+                win.w.plan(w + p[2] + p[3], padding).ok()?;
+                let case = Case {
+                    dims: (n, h, w, c),
+                    win,
+                    pad: [[p[0], p[1]], [p[2], p[3]]],
+                    x: values(n * h * w * c, seed),
+                };
+                Some((case, out_c))
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// The Winograd path, forced on small shapes (partial edge tiles, every padding), with
+    /// bias and ReLU6.
+    #[test]
+    fn winograd_matches_the_definition((c, out_c) in winograd_case(), seed in any::<u64>(), with_bias in any::<bool>()) {
+        let (n, h, w, cc) = c.dims;
+        let kernel = values(9 * cc * out_c, seed);
+        let bias = values(out_c, seed ^ 5);
+        let g = Geometry::new(c.dims, &c.win, c.pad).unwrap();
+        let want: Vec<f64> = direct_conv(&c, &kernel, out_c, with_bias.then_some(bias.as_slice()))
+            .into_iter()
+            .map(relu6)
+            .collect();
+        let mut out = vec![f32::NAN; g.out_pixels() * out_c];
+        let weights = (kernel.as_slice(), with_bias.then_some(bias.as_slice()), out_c);
+        winograd::convolve(&c.x, &g, weights, Epilogue::Clip { lo: 0.0, hi: 6.0 }, &mut out);
+        close(&out, &want, &format!("winograd on {n}×{h}×{w}×{cc}"));
+    }
+}
+
+/// Over 256 input channels (the width of ResNet's fourth stage) the Winograd path's worst
+/// error stays within twice the direct product's (both against f64), relative to the
+/// outputs' RMS.
+#[test]
+fn winograd_is_as_accurate_as_the_direct_product_over_wide_channels() {
+    let (n, h, w, cc, out_c) = (1, 14, 14, 256, 24);
+    let c = Case {
+        dims: (n, h, w, cc),
+        win: Window2d::new([3, 3], [1, 1], [1, 1], Padding::Same),
+        pad: NO_PAD,
+        x: values(n * h * w * cc, 21),
+    };
+    let kernel = values(9 * cc * out_c, 22);
+    let want = direct_conv(&c, &kernel, out_c, None);
+    let worst = |got: &[f32]| {
+        got.iter()
+            .zip(&want)
+            .map(|(g, w)| (*g as f64 - w).abs())
+            .fold(0.0, f64::max)
+    };
+    let g = Geometry::new(c.dims, &c.win, c.pad).unwrap();
+    let mut fast = vec![f32::NAN; g.out_pixels() * out_c];
+    winograd::convolve(
+        &c.x,
+        &g,
+        (&kernel, None, out_c),
+        Epilogue::Linear,
+        &mut fast,
+    );
+    let k = tensor(&kernel, &[9 * cc, out_c]);
+    let x = tensor(&c.x, &[n, h, w, cc]);
+    let direct = conv2d(&x, &k, None, &c.win, NO_PAD, Epilogue::Linear)
+        .unwrap()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let rms = (want.iter().map(|w| w * w).sum::<f64>() / want.len() as f64).sqrt();
+    let (fast, direct) = (worst(&fast) / rms, worst(&direct) / rms);
+    assert!(
+        fast <= 2.0 * direct.max(1e-7),
+        "winograd {fast:e}, direct {direct:e}"
+    );
+}
+
+/// The Winograd path follows the shape: taken with enough tiles over wide channels, not for
+/// too few tiles, narrow channels or another window.
+#[test]
+fn winograd_is_taken_by_shape() {
+    let win = |k: usize, s: usize| Window2d::new([k, k], [s, s], [1, 1], Padding::Same);
+    let pays = |dims, w: &Window2d, out_c| {
+        winograd::pays(&Geometry::new(dims, w, NO_PAD).unwrap(), out_c, 2)
+    };
+    assert!(pays((16, 7, 7, 512), &win(3, 1), 512));
+    assert!(pays((1, 56, 56, 64), &win(3, 1), 64));
+    assert!(!pays((1, 28, 28, 128), &win(3, 1), 128));
+    assert!(!pays((16, 56, 56, 16), &win(3, 1), 64));
+    assert!(!pays((16, 56, 56, 64), &win(3, 2), 64));
+    assert!(!pays((16, 56, 56, 64), &win(5, 1), 64));
 }
