@@ -5,7 +5,7 @@ use candle_core::Tensor;
 use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
-use super::host::{eligible, tensor, with_host};
+use super::host::{eligible, tensor, with_host, zeroed};
 use crate::error::Result;
 
 /// Values per parallel task.
@@ -26,7 +26,7 @@ pub(crate) fn add(inputs: &[Tensor], epilogue: Epilogue) -> Result<Option<Tensor
     }
     let refs: Vec<&Tensor> = inputs.iter().collect();
     let out = with_host(&refs, |hs| {
-        let mut out = vec![0f32; hs[0].len()];
+        let mut out = zeroed(hs[0].len());
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, dst)| {
             let span = i * CHUNK..i * CHUNK + dst.len();
             dst.copy_from_slice(&hs[0][span.clone()]);

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::epilogue::{fill_bias, Epilogue};
 use super::geometry::{Geometry, ZeroPad};
-use super::host::{tensor, with_host};
+use super::host::{tensor, with_host, zeroed};
 use super::matmul::{matmul_columns_into, matmul_into};
 use super::threads;
 use super::winograd;
@@ -142,7 +142,7 @@ impl Product<'_> {
     fn run(&self) -> Vec<f32> {
         let m = self.g.out_pixels();
         let threads = threads();
-        let mut out = vec![0f32; m * self.out_c];
+        let mut out = zeroed(m * self.out_c);
         let row_tiles = m.div_ceil(TILE_ROWS);
         if winograd::pays(self.g, self.out_c, threads) {
             let weights = (self.kernel, self.bias, self.out_c);

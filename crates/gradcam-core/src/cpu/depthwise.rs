@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::epilogue::{fill_bias, Epilogue};
 use super::geometry::{Geometry, ZeroPad};
-use super::host::{tensor, with_host};
+use super::host::{tensor, with_host, zeroed};
 use crate::error::Result;
 use crate::ops::conv::Window2d;
 
@@ -57,7 +57,7 @@ pub(crate) fn depthwise_conv2d(
     inputs.extend(bias);
     let out = with_host(&inputs, |h| {
         let (xs, ws, bs) = (h[0], h[1], h.get(2).copied());
-        let mut out = vec![0f32; g.out_pixels() * g.c];
+        let mut out = zeroed(g.out_pixels() * g.c);
         out.par_chunks_mut(ow_n * g.c)
             .enumerate()
             .for_each(|(row, dst)| {

@@ -1,6 +1,7 @@
 //! Borrowing the f32 data of a CPU tensor, and wrapping a host buffer back into a tensor.
 
 use candle_core::{CpuStorage, DType, Device, Storage, Tensor};
+use rayon::prelude::*;
 
 use crate::error::Result;
 
@@ -42,4 +43,13 @@ pub(crate) fn with_host<R>(
 /// Wraps `data` (no copy) as a CPU tensor of `dims`.
 pub(crate) fn tensor(data: Vec<f32>, dims: &[usize]) -> Result<Tensor> {
     Ok(Tensor::from_vec(data, dims, &Device::Cpu)?)
+}
+
+/// A buffer of `len` zeros, written by all cores: freed memory is reused (see the CLI), so
+/// the allocator hands back old pages that must be cleared, and one core clearing a 50 MB
+/// activation leaves the others idle.
+pub(crate) fn zeroed(len: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    out.par_extend(rayon::iter::repeat_n(0f32, len));
+    out
 }

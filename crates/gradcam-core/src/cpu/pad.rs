@@ -3,7 +3,7 @@
 use candle_core::Tensor;
 use rayon::prelude::*;
 
-use super::host::{eligible, tensor, with_host};
+use super::host::{eligible, tensor, with_host, zeroed};
 use crate::error::Result;
 
 /// ZeroPadding2D of NHWC `x` by `[[top, bottom], [left, right]]` on the CPU fast path;
@@ -20,7 +20,7 @@ pub(crate) fn zero_pad(x: &Tensor, padding: [[usize; 2]; 2]) -> Result<Option<Te
     }
     let out = with_host(&[x], |hs| {
         let xs = hs[0];
-        let mut out = vec![0f32; n * ho * wo * c];
+        let mut out = zeroed(n * ho * wo * c);
         out.par_chunks_mut(wo * c)
             .enumerate()
             .for_each(|(row, dst)| {

@@ -5,7 +5,7 @@ use candle_core::Tensor;
 use rayon::prelude::*;
 
 use super::geometry::{Geometry, NO_PAD};
-use super::host::{tensor, with_host};
+use super::host::{tensor, with_host, zeroed};
 use crate::error::Result;
 use crate::ops::conv::Window2d;
 
@@ -34,7 +34,7 @@ pub(crate) fn max_pool(x: &Tensor, win: &Window2d) -> Result<Option<Tensor>> {
     };
     let (oh_n, ow_n) = (g.rows.out, g.cols.out);
     let out = with_host(&[x], |h| {
-        let mut out = vec![0f32; g.out_pixels() * g.c];
+        let mut out = zeroed(g.out_pixels() * g.c);
         out.par_chunks_mut(ow_n * g.c)
             .enumerate()
             .for_each(|(row, dst)| output_row(h[0], &g, row / oh_n, row % oh_n, dst));

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
 use super::geometry::Geometry;
+use super::host::zeroed;
 use super::matmul::{matmul_strided, Strided};
 
 /// Output tile side.
@@ -233,7 +234,7 @@ impl Job<'_> {
     /// `U [C][N·N][O]`: the kernel `[3·3·C, O]` transformed, one channel per task.
     fn transformed_kernel(&self, kernel: &[f32]) -> Vec<f32> {
         let (c, o) = (self.g.c, self.out_c);
-        let mut u = vec![0f32; c * N * N * o];
+        let mut u = zeroed(c * N * N * o);
         u.par_chunks_mut(N * N * o).enumerate().for_each_init(
             || vec![[0f32; LANES]; N * 3],
             |tmp, (ch, dst)| {
