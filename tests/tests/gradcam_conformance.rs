@@ -1,10 +1,12 @@
 //! gradcam-core against TensorFlow's references in the conformance corpus: every case model
 //! fed the stored inputs (logits, probabilities, top class, heatmaps of the top class and the
 //! runner-up), the Dense-only model's NoFeatureMap error, and the default target layer of
-//! every config.
+//! every config. The cases run one image at a time and again all in one batch.
 
 use gradcam_core::candle_core::Device;
-use gradcam_core::{default_target_layer, CamRequest, ErrorKind, Network, Target};
+use gradcam_core::{
+    default_target_layer, CamRequest, CamResult, ErrorKind, Network, Prediction, Target,
+};
 use kerascam_tests::{corpus, npy};
 use serde_json::Value;
 
@@ -35,6 +37,19 @@ struct Worst {
 
 #[test]
 fn cases_match_tensorflow() {
+    check_cases(false);
+}
+
+/// The same, each case's images in one batch (the batch paths: Winograd over more tiles, the
+/// expansion fused into the depthwise convolution), top-1 and runner-up by rank.
+#[test]
+fn cases_match_tensorflow_in_one_batch() {
+    check_cases(true);
+}
+
+/// Runs every case on its stored inputs, one image at a time or all in one batch, and
+/// compares logits, probabilities, top class and heatmaps with TensorFlow's.
+fn check_cases(batched: bool) {
     let Some((dir, manifest)) = corpus::manifest() else {
         return;
     };
@@ -50,27 +65,21 @@ fn cases_match_tensorflow() {
             .and_then(|n| n.with_input_size(shape[0] as usize, shape[1] as usize))
             .unwrap_or_else(|e| panic!("{id}: executor: {e}"));
         let want_layer = case["target_layer"].as_str().expect("target_layer");
+        let images = case["images"].as_array().expect("images");
+        let inputs: Vec<_> = images
+            .iter()
+            .map(|image| npy::read_f32(&dir.join(image["input"].as_str().expect("input"))))
+            .collect();
+        let outcomes = if batched {
+            run_batched(&net, images, &inputs)
+        } else {
+            run_one_by_one(&net, images, &inputs)
+        };
         let mut worst = Worst::default();
-        for image in case["images"].as_array().expect("images") {
-            let input = npy::read_f32(&dir.join(image["input"].as_str().expect("input")));
+        for (image, (pred, results)) in images.iter().zip(outcomes) {
             let ref_logits = f32s(&image["logits"]);
             let ref_probs = f32s(&image["probabilities"]);
             let heatmaps = image["heatmaps"].as_array().expect("heatmaps");
-            let targets: Vec<Target> = heatmaps
-                .iter()
-                .map(|h| Target::Class(h["class"].as_u64().expect("class") as usize))
-                .collect();
-            let results = net
-                .grad_cam(
-                    &input.data,
-                    1,
-                    &CamRequest {
-                        layer: None,
-                        targets,
-                    },
-                )
-                .unwrap_or_else(|e| panic!("{id}: grad-cam: {e}"));
-            let pred = &net.predict(&input.data, 1).expect("predict")[0];
             let name = image["name"].as_str().unwrap_or("?");
             if pred.top_class as u64 != image["top_class"].as_u64().expect("top_class") {
                 failures.push(format!(
@@ -83,12 +92,16 @@ fn cases_match_tensorflow() {
                 .logits_rel
                 .max(max_abs(&pred.logits, &ref_logits) / scale);
             worst.probs = worst.probs.max(max_abs(&pred.probabilities, &ref_probs));
-            for (r, h) in results[0].iter().zip(heatmaps) {
+            for (r, h) in results.iter().zip(heatmaps) {
                 if r.target_layer != want_layer {
                     failures.push(format!(
                         "{id}: target layer {} != {want_layer}",
                         r.target_layer
                     ));
+                }
+                if r.class as u64 != h["class"].as_u64().expect("class") {
+                    failures.push(format!("{id}/{name}: class {} != {}", r.class, h["class"]));
+                    continue;
                 }
                 let reference = npy::read_f32(&dir.join(h["heatmap"].as_str().expect("heatmap")));
                 assert_eq!(
@@ -111,8 +124,9 @@ fn cases_match_tensorflow() {
                 }
             }
         }
+        let mode = if batched { "batch" } else { "1 by 1" };
         println!(
-            "{id:40} logits_rel {:.2e}  probs {:.2e}  heatmap {:.2e}  max_raw_rel {:.2e}",
+            "{id:40} {mode:6} logits_rel {:.2e}  probs {:.2e}  heatmap {:.2e}  max_raw_rel {:.2e}",
             worst.logits_rel, worst.probs, worst.heatmap, worst.max_raw_rel
         );
         if worst.logits_rel > 1e-3
@@ -120,7 +134,7 @@ fn cases_match_tensorflow() {
             || worst.heatmap > 1e-3
             || worst.max_raw_rel > 2e-3
         {
-            failures.push(format!("{id}: {worst:?}"));
+            failures.push(format!("{id} ({mode}): {worst:?}"));
         }
     }
     assert!(
@@ -128,6 +142,56 @@ fn cases_match_tensorflow() {
         "conformance failures:\n{}",
         failures.join("\n")
     );
+}
+
+/// Prediction and heatmaps (of the reference's classes) for each image, one at a time.
+fn run_one_by_one(
+    net: &Network,
+    images: &[Value],
+    inputs: &[npy::NpyF32],
+) -> Vec<(Prediction, Vec<CamResult>)> {
+    images
+        .iter()
+        .zip(inputs)
+        .map(|(image, input)| {
+            let targets: Vec<Target> = image["heatmaps"]
+                .as_array()
+                .expect("heatmaps")
+                .iter()
+                .map(|h| Target::Class(h["class"].as_u64().expect("class") as usize))
+                .collect();
+            let request = CamRequest {
+                layer: None,
+                targets,
+            };
+            let mut results = net.grad_cam(&input.data, 1, &request).expect("grad-cam");
+            let pred = net.predict(&input.data, 1).expect("predict").remove(0);
+            (pred, results.remove(0))
+        })
+        .collect()
+}
+
+/// Prediction and heatmaps (top-1, runner-up, … by rank) for each image, all in one batch.
+fn run_batched(
+    net: &Network,
+    images: &[Value],
+    inputs: &[npy::NpyF32],
+) -> Vec<(Prediction, Vec<CamResult>)> {
+    let ranks = images
+        .iter()
+        .map(|image| image["heatmaps"].as_array().expect("heatmaps").len())
+        .max()
+        .unwrap_or(0);
+    let batch: Vec<f32> = inputs.iter().flat_map(|i| i.data.iter().copied()).collect();
+    let request = CamRequest {
+        layer: None,
+        targets: Target::top_k(ranks),
+    };
+    let results = net
+        .grad_cam(&batch, inputs.len(), &request)
+        .expect("grad-cam");
+    let preds = net.predict(&batch, inputs.len()).expect("predict");
+    preds.into_iter().zip(results).collect()
 }
 
 #[test]

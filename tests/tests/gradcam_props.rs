@@ -278,6 +278,24 @@ impl Builder {
         )
     }
 
+    fn global_avg_pool(&mut self, x: NodeId) -> NodeId {
+        let c = *self.dims(x).last().expect("rank");
+        let op = Op::GlobalAvgPool2D { keepdims: false };
+        self.node("gap", op, vec![x], vec![Some(c)], vec![])
+    }
+
+    fn zero_pad(&mut self, x: NodeId, padding: [[usize; 2]; 2]) -> NodeId {
+        let [h, w, c] = self.dims(x)[..] else {
+            panic!("padding on non-4D")
+        };
+        let out = vec![
+            Some(h + padding[0][0] + padding[0][1]),
+            Some(w + padding[1][0] + padding[1][1]),
+            Some(c),
+        ];
+        self.node("zpad", Op::ZeroPadding2D { padding }, vec![x], out, vec![])
+    }
+
     fn unary(&mut self, x: NodeId, op: Op) -> NodeId {
         let s = self.shape(x);
         self.node("unary", op, vec![x], s, vec![])
@@ -384,15 +402,7 @@ fn kitchen_sink(seed: u64, variant: u8) -> (Graph, NodeId) {
     let c1 = b.conv(resc, conv(8, 3, 2, Padding::Same, 1)); // 5x4
     let bn = b.batch_norm(c1);
     let act = b.unary(bn, Op::Activation(Activation::Relu6));
-    let zp = b.node(
-        "zpad",
-        Op::ZeroPadding2D {
-            padding: [[1, 0], [0, 1]],
-        },
-        vec![act],
-        vec![Some(6), Some(5), Some(8)],
-        vec![],
-    );
+    let zp = b.zero_pad(act, [[1, 0], [0, 1]]);
     let dw = b.depthwise(zp, 3, 1, Padding::Same, 2); // 6x5x16
     let sw = b.unary(dw, Op::Activation(Activation::Swish));
     let gc = b.conv(sw, conv(8, 3, 1, Padding::Same, 4)); // grouped
@@ -462,13 +472,7 @@ fn kitchen_sink(seed: u64, variant: u8) -> (Graph, NodeId) {
         },
         vec![],
     );
-    let gap = b.node(
-        "gap",
-        Op::GlobalAvgPool2D { keepdims: false },
-        vec![cat],
-        vec![Some(12)],
-        vec![],
-    );
+    let gap = b.global_avg_pool(cat);
     let gmp = b.node(
         "gmp",
         Op::GlobalMaxPool2D { keepdims: false },
@@ -570,13 +574,7 @@ fn gap_dense(seed: u64) -> (Graph, NodeId, usize) {
     let mut p = conv(6, 3, 1, Padding::Same, 1);
     p.activation = Activation::Relu;
     let feat = b.conv(inp, p);
-    let gap = b.node(
-        "gap",
-        Op::GlobalAvgPool2D { keepdims: false },
-        vec![feat],
-        vec![Some(6)],
-        vec![],
-    );
+    let gap = b.global_avg_pool(feat);
     let out = b.dense(gap, 3, Activation::Softmax);
     let kernel = b.g.nodes[out].weights[0];
     (b.finish(out), feat, kernel)
@@ -691,18 +689,7 @@ fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
             threshold: 0.0,
         },
     );
-    let [h, w, c] = b.dims(a1)[..] else {
-        unreachable!()
-    };
-    let zp = b.node(
-        "zpad",
-        Op::ZeroPadding2D {
-            padding: [[1, 0], [0, 1]],
-        },
-        vec![a1],
-        vec![Some(h + 1), Some(w + 1), Some(c)],
-        vec![],
-    );
+    let zp = b.zero_pad(a1, [[1, 0], [0, 1]]);
     let g0 = separate(&mut b, zp);
     let d = b.depthwise(g0, 3, 1, Padding::Valid, 1);
     let g3 = separate(&mut b, d);
@@ -713,13 +700,7 @@ fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
     let sum = b.binary(a2, proj, BinaryOp::Add);
     let g5 = separate(&mut b, sum);
     let a3 = b.unary(g5, Op::Activation(Activation::Relu));
-    let pooled = b.node(
-        "gap",
-        Op::GlobalAvgPool2D { keepdims: false },
-        vec![a3],
-        vec![Some(8)],
-        vec![],
-    );
+    let pooled = b.global_avg_pool(a3);
     let out = b.dense(pooled, 4, Activation::Softmax);
     (b.finish(out), vec![c1, bn1, a1, zp, d, bn2, a2, sum, a3])
 }
@@ -747,6 +728,89 @@ proptest! {
                 // Relative to the largest map value, with a floor for maps that are all ~0.
                 prop_assert!(diff <= 1e-4 * scale + 1e-8, "target {}: raw maps differ by {diff} (scale {scale})", fused.nodes[f].path);
                 prop_assert!(max_abs_diff(&ra.logits, &rb.logits) <= 1e-5);
+            }
+        }
+    }
+}
+
+/// 1×1 expansion (256 channels) → BN → ReLU6 → ZeroPadding → stride-2 depthwise → BN → ReLU6
+/// → 1×1 projection → GAP → Dense, on 64×64×4 images: at batch 2 the expanded tensor
+/// (2.1 M values) is large enough for the executor to compute the expansion inside the
+/// depthwise convolution. With `separated`, Identity layers stop every fold. Returns the
+/// graph and the layers of the chain.
+fn expansion_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
+    let mut b = Builder::new(seed, 64, 64, 4);
+    let inp = b.g.inputs[0];
+    let separate = |b: &mut Builder, x: NodeId| {
+        if separated {
+            b.unary(x, Op::Identity)
+        } else {
+            x
+        }
+    };
+    let relu6 = Op::Relu {
+        max_value: Some(6.0),
+        negative_slope: 0.0,
+        threshold: 0.0,
+    };
+    let expand = b.conv(inp, conv(256, 1, 1, Padding::Same, 1));
+    let g1 = separate(&mut b, expand);
+    let bn1 = b.batch_norm(g1);
+    let g2 = separate(&mut b, bn1);
+    let a1 = b.unary(g2, relu6.clone());
+    let g3 = separate(&mut b, a1);
+    let zp = b.zero_pad(g3, [[0, 1], [0, 1]]);
+    let g4 = separate(&mut b, zp);
+    let d = b.depthwise(g4, 3, 2, Padding::Valid, 1);
+    let bn2 = b.batch_norm(d);
+    let a2 = b.unary(bn2, relu6);
+    let proj = b.conv(a2, conv(8, 1, 1, Padding::Same, 1));
+    let pooled = b.global_avg_pool(proj);
+    let out = b.dense(pooled, 4, Activation::Softmax);
+    (b.finish(out), vec![expand, bn1, a1, zp, d, bn2, a2, proj])
+}
+
+/// Computing the expansion inside the depthwise convolution changes nothing, whichever layer
+/// of the chain is the target (inside it, the layers run apart).
+#[test]
+fn expansion_fused_into_depthwise_is_invisible_at_every_target() {
+    for seed in [1u64, 2] {
+        let (fused, fused_layers) = expansion_chain(seed, false);
+        let (plain, plain_layers) = expansion_chain(seed, true);
+        let fused_net = Network::load(&fused, &Device::Cpu).expect("load");
+        let plain_net = Network::load(&plain, &Device::Cpu).expect("load");
+        assert!(
+            format!("{fused_net:?}").contains("fused_expansions: 1"),
+            "{fused_net:?}"
+        );
+        assert!(
+            format!("{plain_net:?}").contains("fused_expansions: 0"),
+            "{plain_net:?}"
+        );
+        let x = Rng(seed ^ 3).vec(2 * 64 * 64 * 4, 1.0);
+        for (&f, &p) in fused_layers.iter().zip(&plain_layers) {
+            let a = fused_net
+                .grad_cam(&x, 2, &request(&fused, f, 1))
+                .expect("fused");
+            let b = plain_net
+                .grad_cam(&x, 2, &request(&plain, p, 1))
+                .expect("plain");
+            for (ra, rb) in a.iter().flatten().zip(b.iter().flatten()) {
+                let scale = ra
+                    .raw_cam
+                    .iter()
+                    .chain(&rb.raw_cam)
+                    .fold(1e-6f32, |m, v| m.max(v.abs()));
+                let diff = max_abs_diff(&ra.raw_cam, &rb.raw_cam);
+                let path = &fused.nodes[f].path;
+                assert!(
+                    diff <= 1e-4 * scale + 1e-8,
+                    "target {path}: maps differ by {diff} (scale {scale})"
+                );
+                assert!(
+                    max_abs_diff(&ra.logits, &rb.logits) <= 1e-5,
+                    "target {path}: logits"
+                );
             }
         }
     }

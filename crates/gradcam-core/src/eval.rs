@@ -174,6 +174,103 @@ fn conv_out_size(
     }
 }
 
+/// A 1×1 expansion convolution left to the depthwise convolution that reads it: its node,
+/// prepared layer, and how it would run on its own.
+pub(crate) struct ExpansionStep<'a> {
+    /// The convolution node.
+    pub node: &'a Node,
+    /// Its prepared parameters.
+    pub layer: &'a Layer,
+    /// How it would run on its own.
+    pub fusion: Fusion,
+}
+
+/// Evaluates depthwise `node` (prepared `layer`, `fusion`) on what `expansion` makes of `x`:
+/// as one CPU kernel when it can, else the two layers one after the other.
+pub(crate) fn evaluate_after_expansion(
+    expansion: &ExpansionStep<'_>,
+    node: &Node,
+    layer: &Layer,
+    x: &Tensor,
+    fusion: Fusion,
+) -> Result<Evaluated> {
+    if let Some(e) = fused_expansion(expansion, node, layer, x, fusion)? {
+        return Ok(e);
+    }
+    let e = evaluate(
+        expansion.node,
+        expansion.layer,
+        std::slice::from_ref(x),
+        expansion.fusion,
+    )?;
+    let expanded = activation::apply(&e.pre, e.activation)?;
+    evaluate(node, layer, &[expanded], fusion)
+}
+
+/// [`evaluate_after_expansion`] as one CPU kernel; `None` when it cannot run so.
+fn fused_expansion(
+    expansion: &ExpansionStep<'_>,
+    node: &Node,
+    layer: &Layer,
+    x: &Tensor,
+    fusion: Fusion,
+) -> Result<Option<Evaluated>> {
+    let (
+        Op::Conv2D(expand),
+        Layer::Conv {
+            kernel: expand_kernel,
+            bias: expand_bias,
+            grouped: false,
+            ..
+        },
+    ) = (&expansion.node.op, expansion.layer)
+    else {
+        return Ok(None);
+    };
+    let (
+        Op::DepthwiseConv2D { conv: p, .. },
+        Layer::Depthwise {
+            win,
+            kernel,
+            multiplier: 1,
+            bias,
+        },
+    ) = (&node.op, layer)
+    else {
+        return Ok(None);
+    };
+    let expand_activation = expansion.fusion.activation.unwrap_or(expand.activation);
+    let act = fusion.activation.unwrap_or(p.activation);
+    let Some(expand_epilogue) = Epilogue::of(expand_activation) else {
+        return Ok(None);
+    };
+    if !(fusion.fast && expansion.fusion.fast) {
+        return Ok(None);
+    }
+    let epilogue = Epilogue::of(act);
+    let steps = cpu::Expansion {
+        kernel: expand_kernel,
+        bias: expand_bias.as_ref(),
+        epilogue: expand_epilogue,
+    };
+    let y = cpu::expanded_depthwise_conv2d(
+        x,
+        &steps,
+        (kernel, bias.as_ref()),
+        win,
+        fusion.pad,
+        epilogue.unwrap_or(Epilogue::Linear),
+    )?;
+    Ok(y.map(|pre| Evaluated {
+        pre,
+        activation: if epilogue.is_some() {
+            Activation::Linear
+        } else {
+            act
+        },
+    }))
+}
+
 /// Evaluates `node` (with prepared parameters `layer`) on `inputs`.
 pub(crate) fn evaluate(
     node: &Node,

@@ -4,7 +4,10 @@
 //! rounding, for plain and tracked execution alike (weights are constants). At run time a
 //! fold is skipped when the Grad-CAM target is a layer inside it, whose own output is then
 //! needed. A ZeroPadding2D read only by a convolution is applied by that convolution (the CPU
-//! kernels read the padding as zeros without building the padded copy).
+//! kernels read the padding as zeros without building the padded copy). A 1×1 convolution
+//! read (through its folded BatchNormalization, activation and padding) only by a depthwise
+//! convolution is computed inside that convolution, band by band, when the input is large
+//! (the expanded tensor then never goes to memory).
 
 use candle_core::Tensor;
 use keras_import::{Activation, BinaryOp, Graph, NodeId, Op, Operand};
@@ -30,6 +33,11 @@ pub(crate) struct Folding {
     pub pad: Vec<Option<(NodeId, ZeroPad)>>,
     /// For a folded ZeroPadding2D node: the convolution that applies its padding.
     pub pad_into: Vec<Option<NodeId>>,
+    /// For a depthwise convolution: the 1×1 expansion convolution it can compute itself.
+    pub expansion: Vec<Option<NodeId>>,
+    /// For such an expansion convolution: the layers from it to the depthwise convolution
+    /// (itself, and its folded BatchNormalization, activation and padding).
+    pub expansion_chain: Vec<Vec<NodeId>>,
 }
 
 /// An activation layer folded into the convolution before it.
@@ -88,6 +96,14 @@ impl Folding {
             Some((node, pad)) if self.pad_passes_through(node, target) => pad,
             _ => NO_PAD,
         }
+    }
+
+    /// Whether expansion convolution `conv` may be left to the depthwise convolution that
+    /// reads it with `target`: not when the target is a layer of the chain between them,
+    /// whose own output is then needed.
+    pub fn expansion_may_defer(&self, conv: NodeId, target: Option<NodeId>) -> bool {
+        let chain = &self.expansion_chain[conv];
+        !chain.is_empty() && !target.is_some_and(|t| chain.contains(&t))
     }
 
     /// The activation folded into `conv` that applies with `target`: not when the target is
@@ -233,6 +249,8 @@ pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Fold
         activation_into: vec![None; n],
         pad: vec![None; n],
         pad_into: vec![None; n],
+        expansion: vec![None; n],
+        expansion_chain: vec![Vec::new(); n],
     };
     for (bn_id, bn) in graph.nodes.iter().enumerate() {
         let Op::BatchNorm { axis, .. } = bn.op else {
@@ -310,5 +328,72 @@ pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Fold
             folding.pad_into[pad_id] = Some(conv_id);
         }
     }
+    for (dw_id, node) in graph.nodes.iter().enumerate() {
+        let one_channel_each = matches!(
+            layers.get(dw_id),
+            Some(Layer::Depthwise { multiplier: 1, .. })
+        );
+        if !matches!(node.op, Op::DepthwiseConv2D { .. }) || !one_channel_each {
+            continue;
+        }
+        let Some(chain) = expansion_chain(graph, &folding, &readers, dw_id) else {
+            continue;
+        };
+        if chain.iter().any(|&id| pinned(id)) {
+            continue;
+        }
+        let conv = chain[0];
+        folding.expansion[dw_id] = Some(conv);
+        folding.expansion_chain[conv] = chain;
+    }
     folding
+}
+
+/// The chain `[conv, (BN), (activation), (padding)]` from a 1×1 stride-1 convolution to
+/// depthwise convolution `dw`, when every layer of it is folded, has one reader (the next) and
+/// one input, and the convolution's own activation has a kernel epilogue.
+fn expansion_chain(
+    graph: &Graph,
+    folding: &Folding,
+    readers: &[Vec<NodeId>],
+    dw: NodeId,
+) -> Option<Vec<NodeId>> {
+    let single_input = |id: NodeId| match graph.nodes[id].inputs[..] {
+        [i] => Some(i),
+        _ => None,
+    };
+    let mut chain = Vec::new();
+    let mut at = single_input(dw)?;
+    if folding.pad_into[at] == Some(dw) {
+        chain.push(at);
+        at = single_input(at)?;
+    }
+    if folding.activation_into[at].is_some() {
+        chain.push(at);
+        at = single_input(at)?;
+    }
+    if folding.into[at].is_some() {
+        chain.push(at);
+        at = single_input(at)?;
+    }
+    chain.push(at);
+    chain.reverse();
+    let Op::Conv2D(p) = &graph.nodes[at].op else {
+        return None;
+    };
+    let pointwise = p.kernel == [1, 1] && p.strides == [1, 1] && p.dilation == [1, 1];
+    let own_activation_fuses = Epilogue::of(p.activation).is_some();
+    let fused_into_conv = chain[1..].iter().all(|&id| {
+        folding.into[id] == Some(at)
+            || folding.activation_into[id] == Some(at)
+            || folding.pad_into[id] == Some(dw)
+    });
+    let one_reader = chain.iter().all(|&id| readers[id].len() == 1);
+    (pointwise
+        && p.groups <= 1
+        && own_activation_fuses
+        && fused_into_conv
+        && one_reader
+        && single_input(at).is_some())
+    .then_some(chain)
 }

@@ -4,8 +4,9 @@
 use candle_core::{DType, Device, Tensor, Var};
 use keras_import::{Graph, Node, NodeId, Op};
 
+use crate::cpu;
 use crate::error::{CamError, ErrorKind, Result};
-use crate::eval::{evaluate, Fusion};
+use crate::eval::{evaluate, evaluate_after_expansion, ExpansionStep, Fusion};
 use crate::fold::{self, Folding};
 use crate::head::{find_head, Head, HeadInfo};
 use crate::ops::activation;
@@ -46,6 +47,15 @@ impl std::fmt::Debug for Network {
             .field(
                 "folded_batch_norms",
                 &self.folding.into.iter().filter(|i| i.is_some()).count(),
+            )
+            .field(
+                "fused_expansions",
+                &self
+                    .folding
+                    .expansion
+                    .iter()
+                    .filter(|e| e.is_some())
+                    .count(),
             )
             .field("device", &self.device)
             .finish()
@@ -288,6 +298,8 @@ impl Network {
     fn forward_checked(&self, x: &Tensor, target: Option<NodeId>, check: bool) -> Result<Forward> {
         let nodes = &self.skeleton.nodes;
         let mut values: Vec<Option<Tensor>> = vec![None; nodes.len()];
+        // Expansion convolutions left to the depthwise convolution that reads them.
+        let mut deferred = vec![false; nodes.len()];
         let mut var = None;
         let mut logits = None;
         for (id, node) in nodes.iter().enumerate() {
@@ -295,7 +307,7 @@ impl Network {
                 continue;
             }
             let (value, pre) = self
-                .run_node(id, node, x, &values, target)
+                .run_node(id, node, x, (&values, &mut deferred), target)
                 .map_err(|e| e.in_layer(&node.path))?;
             if id == self.head.logits_node {
                 logits = Some(if self.head.fused { pre } else { value.clone() });
@@ -343,13 +355,15 @@ impl Network {
         })
     }
 
-    /// Computes one node; returns its value and its value before the fused activation.
+    /// Computes one node; returns its value and its value before the fused activation. An
+    /// expansion convolution left to its depthwise convolution passes its input on instead
+    /// (and is marked in `deferred`); the layers between them pass it on as folded layers do.
     fn run_node(
         &self,
         id: NodeId,
         node: &Node,
         x: &Tensor,
-        values: &[Option<Tensor>],
+        (values, deferred): (&[Option<Tensor>], &mut [bool]),
         target: Option<NodeId>,
     ) -> Result<(Tensor, Tensor)> {
         if id == self.input {
@@ -379,19 +393,54 @@ impl Network {
             (_, Some(conv)) => self.folding.activation_applies(conv, target).is_some(),
             _ => self.folding.pad_passes_through(id, target),
         };
-        if passed_through {
+        if passed_through || self.defers_expansion(id, &inputs[0], target)? {
+            deferred[id] = !passed_through;
             let v = inputs[0].clone();
             return Ok((v.clone(), v));
         }
         let layer = self.folding.layer_for(id, &self.layers[id], target)?;
-        let fusion = Fusion {
+        let e = match self.folding.expansion[id].filter(|&conv| deferred[conv]) {
+            Some(conv) => {
+                let expand_layer = self.folding.layer_for(conv, &self.layers[conv], target)?;
+                let expansion = ExpansionStep {
+                    node: &self.skeleton.nodes[conv],
+                    layer: &expand_layer,
+                    fusion: self.fusion(conv, target),
+                };
+                evaluate_after_expansion(
+                    &expansion,
+                    node,
+                    &layer,
+                    &inputs[0],
+                    self.fusion(id, target),
+                )?
+            }
+            None => evaluate(node, &layer, &inputs, self.fusion(id, target))?,
+        };
+        let value = activation::apply(&e.pre, e.activation)?;
+        Ok((value, e.pre))
+    }
+
+    /// How node `id` runs with `target`: the activation and padding folded into it, and
+    /// whether the CPU kernels may apply its activation in place.
+    fn fusion(&self, id: NodeId, target: Option<NodeId>) -> Fusion {
+        Fusion {
             activation: self.folding.activation_applies(id, target),
             fast: id != self.head.logits_node,
             pad: self.folding.pad_for(id, target),
+        }
+    }
+
+    /// Whether expansion convolution `id` (if it is one) is left to the depthwise convolution
+    /// that reads it, for input `x` with `target`.
+    fn defers_expansion(&self, id: NodeId, x: &Tensor, target: Option<NodeId>) -> Result<bool> {
+        if !self.folding.expansion_may_defer(id, target) {
+            return Ok(false);
+        }
+        let Layer::Conv { kernel, .. } = &self.layers[id] else {
+            return Ok(false);
         };
-        let e = evaluate(node, &layer, &inputs, fusion)?;
-        let value = activation::apply(&e.pre, e.activation)?;
-        Ok((value, e.pre))
+        Ok(cpu::expansion_pays(x, kernel.dims2()?.1))
     }
 
     /// Classifies a batch of `n` NHWC images (`batch.len() == n·H·W·C`).

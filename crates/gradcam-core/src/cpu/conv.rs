@@ -6,7 +6,7 @@
 use candle_core::Tensor;
 use rayon::prelude::*;
 
-use super::epilogue::{fill_bias, Epilogue};
+use super::epilogue::Epilogue;
 use super::geometry::{Geometry, ZeroPad};
 use super::host::{tensor, with_host, zeroed};
 use super::matmul::{matmul_columns_into, matmul_into};
@@ -86,7 +86,6 @@ impl Product<'_> {
             .for_each_init(Vec::new, |block, (t, dst)| {
                 let first = t * TILE_ROWS;
                 let rows = dst.len() / out_c;
-                fill_bias(dst, self.bias, out_c);
                 let lhs = if self.pointwise() {
                     &self.x[first * k..(first + rows) * k]
                 } else {
@@ -94,8 +93,8 @@ impl Product<'_> {
                     im2col(self.x, self.g, first, rows, block);
                     &block[..rows * k]
                 };
-                matmul_into(dst, lhs, self.kernel, (rows, k, out_c), true, 1);
-                self.epilogue.apply(dst);
+                matmul_into(dst, lhs, self.kernel, (rows, k, out_c), false, 1);
+                self.epilogue.apply_biased(dst, self.bias, out_c);
             });
     }
 
@@ -122,11 +121,9 @@ impl Product<'_> {
                 let cols = b * width..((b + 1) * width).min(out_c);
                 let w = cols.len();
                 let mut part = vec![0f32; m * w];
-                if let Some(bias) = self.bias {
-                    fill_bias(&mut part, Some(&bias[cols.clone()]), w);
-                }
-                matmul_columns_into(&mut part, lhs, self.kernel, (m, k, out_c), cols, true, 1);
-                self.epilogue.apply(&mut part);
+                let bias = self.bias.map(|b| &b[cols.clone()]);
+                matmul_columns_into(&mut part, lhs, self.kernel, (m, k, out_c), cols, false, 1);
+                self.epilogue.apply_biased(&mut part, bias, w);
                 (b * width, part)
             })
             .collect();

@@ -6,32 +6,64 @@
 use candle_core::Tensor;
 use rayon::prelude::*;
 
-use super::epilogue::{fill_bias, Epilogue};
+use super::epilogue::Epilogue;
 use super::geometry::{Geometry, ZeroPad};
 use super::host::{tensor, with_host, zeroed};
 use crate::error::Result;
 use crate::ops::conv::Window2d;
 
-/// `acc[c] += x[c] · w[c]` over the channel axis.
-fn multiply_add(acc: &mut [f32], x: &[f32], w: &[f32]) {
-    for ((a, x), w) in acc.iter_mut().zip(x).zip(w) {
-        *a += x * w;
+/// Channels per step: one AVX-512 register of f32.
+const LANES: usize = 16;
+
+/// `acc[k] = bias[k] + Σ x[k] · w[k]` over the `(x, w)` of `taps`, in tap order, `LANES`
+/// channels at a time so that the sum stays in a register across the taps.
+fn accumulate(acc: &mut [f32], bias: Option<&[f32]>, taps: &[(&[f32], &[f32])]) {
+    let full = acc.len() / LANES * LANES;
+    for start in (0..full).step_by(LANES) {
+        let lanes = start..start + LANES;
+        let mut sum = match bias {
+            Some(b) => b[lanes.clone()].try_into().expect("LANES values"),
+            None => [0f32; LANES],
+        };
+        for (x, w) in taps {
+            for ((s, x), w) in sum.iter_mut().zip(&x[lanes.clone()]).zip(&w[lanes.clone()]) {
+                *s += x * w;
+            }
+        }
+        acc[lanes].copy_from_slice(&sum);
+    }
+    for (k, a) in acc.iter_mut().enumerate().skip(full) {
+        *a = bias.map_or(0.0, |b| b[k]);
+        for (x, w) in taps {
+            *a += x[k] * w[k];
+        }
     }
 }
 
-/// One output image row (`Wo × C`) of batch item `b`, output row `oh`.
-fn output_row(x: &[f32], g: &Geometry, weights: &[f32], b: usize, oh: usize, dst: &mut [f32]) {
+/// Output row `oh` (`Wo × C`) of one image, whose input row `ih` (`W × C`) is `row(ih)`, with
+/// `(weights, bias)`, before the activation.
+pub(super) fn output_row<'a>(
+    row: impl Fn(usize) -> &'a [f32],
+    g: &Geometry,
+    (weights, bias): (&[f32], Option<&[f32]>),
+    oh: usize,
+    dst: &mut [f32],
+) {
     let (c, kh, kw) = (g.c, g.win.h.kernel, g.win.w.kernel);
+    let rows: Vec<(usize, &[f32])> = (0..kh)
+        .filter_map(|i| g.in_row(oh, i).map(|ih| (i, row(ih))))
+        .collect();
+    let mut taps = Vec::with_capacity(kh * kw);
     for (ow, acc) in dst.chunks_exact_mut(c).enumerate() {
-        for i in 0..kh {
-            let Some(ih) = g.in_row(oh, i) else { continue };
+        taps.clear();
+        for &(i, src) in &rows {
             for j in 0..kw {
                 let Some(iw) = g.in_col(ow, j) else { continue };
-                let at = ((b * g.h + ih) * g.w + iw) * c;
                 let p = i * kw + j;
-                multiply_add(acc, &x[at..at + c], &weights[p * c..(p + 1) * c]);
+                taps.push((&src[iw * c..(iw + 1) * c], &weights[p * c..(p + 1) * c]));
             }
         }
+        accumulate(acc, bias, &taps);
     }
 }
 
@@ -61,8 +93,9 @@ pub(crate) fn depthwise_conv2d(
         out.par_chunks_mut(ow_n * g.c)
             .enumerate()
             .for_each(|(row, dst)| {
-                fill_bias(dst, bs, g.c);
-                output_row(xs, &g, ws, row / oh_n, row % oh_n, dst);
+                let image = row / oh_n * g.h * g.w * g.c;
+                let input_row = |ih: usize| &xs[image + ih * g.w * g.c..][..g.w * g.c];
+                output_row(input_row, &g, (ws, bs), row % oh_n, dst);
                 epilogue.apply(dst);
             });
         out

@@ -29,6 +29,22 @@ impl Epilogue {
         }
     }
 
+    /// Adds `bias` to each `width`-long row of `rows` (when there is one), then applies the
+    /// activation, row by row while each is in L1.
+    pub fn apply_biased(self, rows: &mut [f32], bias: Option<&[f32]>, width: usize) {
+        match bias {
+            Some(bias) => {
+                for row in rows.chunks_exact_mut(width) {
+                    for (v, b) in row.iter_mut().zip(bias) {
+                        *v += b;
+                    }
+                    self.apply(row);
+                }
+            }
+            None => self.apply(rows),
+        }
+    }
+
     /// Applies the activation to every value of `rows`.
     pub fn apply(self, rows: &mut [f32]) {
         match self {
@@ -47,17 +63,5 @@ impl Epilogue {
                 }
             }
         }
-    }
-}
-
-/// Fills each `width`-long row of `rows` with `bias` (zeros without one).
-pub(crate) fn fill_bias(rows: &mut [f32], bias: Option<&[f32]>, width: usize) {
-    match bias {
-        Some(b) => {
-            for row in rows.chunks_exact_mut(width) {
-                row.copy_from_slice(b);
-            }
-        }
-        None => rows.fill(0.0),
     }
 }

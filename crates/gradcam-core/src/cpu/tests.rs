@@ -89,6 +89,24 @@ fn direct_conv(c: &Case, kernel: &[f32], out_c: usize, bias: Option<&[f32]>) -> 
     want
 }
 
+/// The depthwise convolution of `c` with `kernel [kh·kw, C]` and `bias`, then swish, in f64.
+fn direct_depthwise_swish(c: &Case, kernel: &[f32], bias: &[f32]) -> Vec<f64> {
+    let cc = c.dims.3;
+    let mut want = Vec::new();
+    for taps in reads(c) {
+        for ch in 0..cc {
+            let mut acc = bias[ch] as f64;
+            for (p, tap) in taps.iter().enumerate() {
+                if let Some(px) = tap {
+                    acc += at(c, *px, ch) * kernel[p * cc + ch] as f64;
+                }
+            }
+            want.push(acc / (1.0 + (-acc).exp()));
+        }
+    }
+    want
+}
+
 fn close(got: &[f32], want: &[f64], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -177,18 +195,7 @@ proptest! {
         )
         .unwrap()
         .expect("eligible");
-        let mut want = Vec::new();
-        for taps in reads(&c) {
-            for ch in 0..cc {
-                let mut acc = bias[ch] as f64;
-                for (p, tap) in taps.iter().enumerate() {
-                    if let Some(px) = tap {
-                        acc += at(&c, *px, ch) * kernel[p * cc + ch] as f64;
-                    }
-                }
-                want.push(acc / (1.0 + (-acc).exp()));
-            }
-        }
+        let want = direct_depthwise_swish(&c, &kernel, &bias);
         close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "depthwise");
     }
 
@@ -399,4 +406,53 @@ fn winograd_is_taken_by_shape() {
     assert!(!pays((16, 56, 56, 16), &win(3, 1), 64));
     assert!(!pays((16, 56, 56, 64), &win(3, 2), 64));
     assert!(!pays((16, 56, 56, 64), &win(5, 1), 64));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// A 1×1 expansion (bias, ReLU6) fused into the depthwise convolution that reads it
+    /// (bias, swish), over every window, padding and band split, against the two layers'
+    /// definitions one after the other.
+    #[test]
+    fn expanded_depthwise_matches_the_two_definitions(c in case_strategy(), e in 1usize..40, seed in any::<u64>(), with_bias in any::<bool>()) {
+        let (n, h, w, cc) = c.dims;
+        let pointwise = Case {
+            dims: c.dims,
+            win: Window2d::new([1, 1], [1, 1], [1, 1], Padding::Valid),
+            pad: NO_PAD,
+            x: c.x.clone(),
+        };
+        let expand_kernel = values(cc * e, seed);
+        let expand_bias = values(e, seed ^ 1);
+        let expanded: Vec<f32> =
+            direct_conv(&pointwise, &expand_kernel, e, with_bias.then_some(expand_bias.as_slice()))
+                .into_iter()
+                .map(|v| relu6(v) as f32)
+                .collect();
+        let wide = Case { dims: (n, h, w, e), win: c.win, pad: c.pad, x: expanded };
+        let kernel = values(c.win.positions() * e, seed ^ 2);
+        let bias = values(e, seed ^ 3);
+        let want = direct_depthwise_swish(&wide, &kernel, &bias);
+        let ek = tensor(&expand_kernel, &[cc, e]);
+        let eb = tensor(&expand_bias, &[e]);
+        let expansion = Expansion {
+            kernel: &ek,
+            bias: with_bias.then_some(&eb),
+            epilogue: Epilogue::Clip { lo: 0.0, hi: 6.0 },
+        };
+        let dk = tensor(&kernel, &[c.win.positions(), e]);
+        let db = tensor(&bias, &[e]);
+        let y = expanded_depthwise_conv2d(
+            &tensor(&c.x, &[n, h, w, cc]),
+            &expansion,
+            (&dk, Some(&db)),
+            &c.win,
+            c.pad,
+            Epilogue::Swish,
+        )
+        .unwrap()
+        .expect("eligible");
+        close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "expanded depthwise");
+    }
 }
