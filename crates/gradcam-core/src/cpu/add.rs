@@ -2,10 +2,9 @@
 //! that follows applied in the same pass.
 
 use candle_core::Tensor;
-use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
-use super::host::{eligible, tensor, with_host, zeroed};
+use super::host::{eligible, par_chunks_filled, tensor, with_host};
 use crate::error::Result;
 
 /// Values per parallel task.
@@ -26,8 +25,7 @@ pub(crate) fn add(inputs: &[Tensor], epilogue: Epilogue) -> Result<Option<Tensor
     }
     let refs: Vec<&Tensor> = inputs.iter().collect();
     let out = with_host(&refs, |hs| {
-        let mut out = zeroed(hs[0].len());
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, dst)| {
+        par_chunks_filled(hs[0].len(), CHUNK, |i, dst| {
             let span = i * CHUNK..i * CHUNK + dst.len();
             dst.copy_from_slice(&hs[0][span.clone()]);
             for other in &hs[1..] {
@@ -36,8 +34,7 @@ pub(crate) fn add(inputs: &[Tensor], epilogue: Epilogue) -> Result<Option<Tensor
                 }
             }
             epilogue.apply(dst);
-        });
-        out
+        })
     })?;
     let Some(out) = out else {
         return Ok(None);

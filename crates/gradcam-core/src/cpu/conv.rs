@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
 use super::geometry::{Geometry, ZeroPad};
-use super::host::{tensor, with_host, zeroed};
+use super::host::{par_chunks_filled_with, tensor, with_host, zeroed};
 use super::matmul::{matmul_columns_into, matmul_into};
 use super::threads;
 use super::winograd;
@@ -79,23 +79,22 @@ impl Product<'_> {
 
     /// Many output rows: tiles of rows in parallel, each with its own im2col block and one
     /// single-threaded `gemm` over all output channels.
-    fn by_rows(&self, out: &mut [f32]) {
+    fn by_rows(&self) -> Vec<f32> {
         let (k, out_c) = (self.depth(), self.out_c);
-        out.par_chunks_mut(TILE_ROWS * out_c)
-            .enumerate()
-            .for_each_init(Vec::new, |block, (t, dst)| {
-                let first = t * TILE_ROWS;
-                let rows = dst.len() / out_c;
-                let lhs = if self.pointwise() {
-                    &self.x[first * k..(first + rows) * k]
-                } else {
-                    block.resize(rows * k, 0.0);
-                    im2col(self.x, self.g, first, rows, block);
-                    &block[..rows * k]
-                };
-                matmul_into(dst, lhs, self.kernel, (rows, k, out_c), false, 1);
-                self.epilogue.apply_biased(dst, self.bias, out_c);
-            });
+        let len = self.g.out_pixels() * out_c;
+        par_chunks_filled_with(len, TILE_ROWS * out_c, Vec::new, |block, t, dst| {
+            let first = t * TILE_ROWS;
+            let rows = dst.len() / out_c;
+            let lhs = if self.pointwise() {
+                &self.x[first * k..(first + rows) * k]
+            } else {
+                block.resize(rows * k, 0.0);
+                im2col(self.x, self.g, first, rows, block);
+                &block[..rows * k]
+            };
+            matmul_into(dst, lhs, self.kernel, (rows, k, out_c), false, 1);
+            self.epilogue.apply_biased(dst, self.bias, out_c);
+        })
     }
 
     /// Few output rows (late, weight-heavy layers at batch 1): one im2col block, the output
@@ -139,20 +138,22 @@ impl Product<'_> {
     fn run(&self) -> Vec<f32> {
         let m = self.g.out_pixels();
         let threads = threads();
-        let mut out = zeroed(m * self.out_c);
         let row_tiles = m.div_ceil(TILE_ROWS);
         if winograd::pays(self.g, self.out_c, threads) {
+            let mut out = zeroed(m * self.out_c);
             let weights = (self.kernel, self.bias, self.out_c);
             winograd::convolve(self.x, self.g, weights, self.epilogue, &mut out);
+            out
         } else if row_tiles >= 2 * threads || threads == 1 {
-            self.by_rows(&mut out);
+            self.by_rows()
         } else {
+            let mut out = zeroed(m * self.out_c);
             let blocks = (2 * threads)
                 .min(self.out_c.div_ceil(MIN_BLOCK_COLS))
                 .max(1);
             self.by_columns(&mut out, blocks);
+            out
         }
-        out
     }
 }
 

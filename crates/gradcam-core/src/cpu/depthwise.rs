@@ -4,11 +4,10 @@
 //! spread over all cores.
 
 use candle_core::Tensor;
-use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
 use super::geometry::{Geometry, ZeroPad};
-use super::host::{tensor, with_host, zeroed};
+use super::host::{par_chunks_filled, tensor, with_host};
 use crate::error::Result;
 use crate::ops::conv::Window2d;
 
@@ -89,16 +88,12 @@ pub(crate) fn depthwise_conv2d(
     inputs.extend(bias);
     let out = with_host(&inputs, |h| {
         let (xs, ws, bs) = (h[0], h[1], h.get(2).copied());
-        let mut out = zeroed(g.out_pixels() * g.c);
-        out.par_chunks_mut(ow_n * g.c)
-            .enumerate()
-            .for_each(|(row, dst)| {
-                let image = row / oh_n * g.h * g.w * g.c;
-                let input_row = |ih: usize| &xs[image + ih * g.w * g.c..][..g.w * g.c];
-                output_row(input_row, &g, (ws, bs), row % oh_n, dst);
-                epilogue.apply(dst);
-            });
-        out
+        par_chunks_filled(g.out_pixels() * g.c, ow_n * g.c, |row, dst| {
+            let image = row / oh_n * g.h * g.w * g.c;
+            let input_row = |ih: usize| &xs[image + ih * g.w * g.c..][..g.w * g.c];
+            output_row(input_row, &g, (ws, bs), row % oh_n, dst);
+            epilogue.apply(dst);
+        })
     })?;
     let Some(out) = out else {
         return Ok(None);

@@ -1,9 +1,8 @@
 //! Zero padding of NHWC host data: each input row is copied once into a zeroed output.
 
 use candle_core::Tensor;
-use rayon::prelude::*;
 
-use super::host::{eligible, tensor, with_host, zeroed};
+use super::host::{eligible, par_chunks_filled, tensor, with_host};
 use crate::error::Result;
 
 /// ZeroPadding2D of NHWC `x` by `[[top, bottom], [left, right]]` on the CPU fast path;
@@ -20,18 +19,14 @@ pub(crate) fn zero_pad(x: &Tensor, padding: [[usize; 2]; 2]) -> Result<Option<Te
     }
     let out = with_host(&[x], |hs| {
         let xs = hs[0];
-        let mut out = zeroed(n * ho * wo * c);
-        out.par_chunks_mut(wo * c)
-            .enumerate()
-            .for_each(|(row, dst)| {
-                let (b, r) = (row / ho, row % ho);
-                if r < top || r >= top + h {
-                    return;
-                }
-                let at = (b * h + r - top) * w * c;
-                dst[left * c..(left + w) * c].copy_from_slice(&xs[at..at + w * c]);
-            });
-        out
+        par_chunks_filled(n * ho * wo * c, wo * c, |row, dst| {
+            let (b, r) = (row / ho, row % ho);
+            if r < top || r >= top + h {
+                return;
+            }
+            let at = (b * h + r - top) * w * c;
+            dst[left * c..(left + w) * c].copy_from_slice(&xs[at..at + w * c]);
+        })
     })?;
     let Some(out) = out else {
         return Ok(None);

@@ -2,10 +2,9 @@
 //! axis innermost); padding cells never win, as in TensorFlow.
 
 use candle_core::Tensor;
-use rayon::prelude::*;
 
 use super::geometry::{Geometry, NO_PAD};
-use super::host::{tensor, with_host, zeroed};
+use super::host::{par_chunks_filled, tensor, with_host};
 use crate::error::Result;
 use crate::ops::conv::Window2d;
 
@@ -34,11 +33,9 @@ pub(crate) fn max_pool(x: &Tensor, win: &Window2d) -> Result<Option<Tensor>> {
     };
     let (oh_n, ow_n) = (g.rows.out, g.cols.out);
     let out = with_host(&[x], |h| {
-        let mut out = zeroed(g.out_pixels() * g.c);
-        out.par_chunks_mut(ow_n * g.c)
-            .enumerate()
-            .for_each(|(row, dst)| output_row(h[0], &g, row / oh_n, row % oh_n, dst));
-        out
+        par_chunks_filled(g.out_pixels() * g.c, ow_n * g.c, |row, dst| {
+            output_row(h[0], &g, row / oh_n, row % oh_n, dst)
+        })
     })?;
     let Some(out) = out else {
         return Ok(None);
