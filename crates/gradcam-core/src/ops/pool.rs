@@ -103,13 +103,22 @@ pub(crate) fn avg_pool(x: &Tensor, p: &Pool2dParams) -> Result<Tensor> {
     Ok(sum.broadcast_mul(&inv)?)
 }
 
-/// GlobalAveragePooling2D.
+/// GlobalAveragePooling2D, as one batched product `[1, H·W] · [H·W, C]` with weights
+/// `1/(H·W)`: candle's matmul (and its backward) is far faster than its reductions over the
+/// middle axes (16×7×7×1280 values: 6.5 ms as two means).
 pub(crate) fn global_avg_pool(x: &Tensor, keepdims: bool) -> Result<Tensor> {
-    let y = x.mean_keepdim(1)?.mean_keepdim(2)?;
-    if keepdims {
-        Ok(y)
+    let (n, h, w, c) = x.dims4()?;
+    let y = if h * w == 0 {
+        x.mean_keepdim(1)?.mean_keepdim(2)?
     } else {
-        Ok(y.squeeze(2)?.squeeze(1)?)
+        let weights =
+            Tensor::full(1.0 / (h * w) as f64, (1, 1, h * w), x.device())?.to_dtype(x.dtype())?;
+        weights.broadcast_matmul(&x.reshape((n, h * w, c))?)?
+    };
+    if keepdims {
+        Ok(y.reshape((n, 1, 1, c))?)
+    } else {
+        Ok(y.reshape((n, c))?)
     }
 }
 
