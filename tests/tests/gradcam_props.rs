@@ -664,8 +664,9 @@ proptest! {
 }
 
 /// conv → BN → ReLU6 → ZeroPadding → depthwise → BN → swish → (+ 1×1 conv) → ReLU → GAP →
-/// Dense. With `separated`, Identity layers between each padding, conv, BN, sum and
-/// activation stop the executor from folding them together. Returns the graph and the
+/// Dense (the 1×1 convolution finishes the residual sum and its ReLU). With `separated`,
+/// Identity layers between each padding, conv, BN, sum and activation stop the executor
+/// from folding them together. Returns the graph and the
 /// layers of the folded chains.
 fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
     let mut b = Builder::new(seed, H, W, C);
@@ -696,13 +697,17 @@ fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
     let bn2 = b.batch_norm(g3);
     let g4 = separate(&mut b, bn2);
     let a2 = b.unary(g4, Op::Activation(Activation::Swish));
-    let proj = b.conv(a2, conv(8, 1, 1, Padding::Same, 1));
+    let p0 = b.conv(a2, conv(8, 1, 1, Padding::Same, 1));
+    let proj = separate(&mut b, p0);
     let sum = b.binary(a2, proj, BinaryOp::Add);
     let g5 = separate(&mut b, sum);
     let a3 = b.unary(g5, Op::Activation(Activation::Relu));
     let pooled = b.global_avg_pool(a3);
     let out = b.dense(pooled, 4, Activation::Softmax);
-    (b.finish(out), vec![c1, bn1, a1, zp, d, bn2, a2, sum, a3])
+    (
+        b.finish(out),
+        vec![c1, bn1, a1, zp, d, bn2, a2, p0, sum, a3],
+    )
 }
 
 proptest! {
@@ -718,6 +723,9 @@ proptest! {
             Network::load(&fused, &Device::Cpu).expect("load"),
             Network::load(&plain, &Device::Cpu).expect("load"),
         );
+        let (fused_debug, plain_debug) = (format!("{fused_net:?}"), format!("{plain_net:?}"));
+        prop_assert!(fused_debug.contains("fused_residual_sums: 1"), "{}", fused_debug);
+        prop_assert!(plain_debug.contains("fused_residual_sums: 0"), "{}", plain_debug);
         let x = Rng(seed ^ 3).vec(2 * H * W * C, 1.0);
         for (&f, &p) in fused_layers.iter().zip(&plain_layers) {
             let a = fused_net.grad_cam(&x, 2, &request(&fused, f, class)).expect("fused");

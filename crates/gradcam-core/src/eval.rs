@@ -301,7 +301,7 @@ pub(crate) fn evaluate(
                 with_epilogue(
                     fusion,
                     act,
-                    |ep| cpu::conv2d(x, kernel, bias, win, fusion.pad, ep),
+                    |ep| cpu::conv2d(x, (kernel, bias), win, fusion.pad, (None, ep)),
                     || conv::conv2d(&zero_padded(x, fusion.pad)?, kernel, bias, win),
                 )
             };
@@ -340,7 +340,15 @@ pub(crate) fn evaluate(
             return with_epilogue(
                 fusion,
                 fusion.activation.unwrap_or(p.activation),
-                |ep| cpu::conv2d(&d, pointwise, bias, &pointwise_window(), NO_PAD, ep),
+                |ep| {
+                    cpu::conv2d(
+                        &d,
+                        (pointwise, bias),
+                        &pointwise_window(),
+                        NO_PAD,
+                        (None, ep),
+                    )
+                },
                 || conv::pointwise_conv(&d, pointwise, bias),
             );
         }

@@ -7,7 +7,9 @@
 //! kernels read the padding as zeros without building the padded copy). A 1×1 convolution
 //! read (through its folded BatchNormalization, activation and padding) only by a depthwise
 //! convolution is computed inside that convolution, band by band, when the input is large
-//! (the expanded tensor then never goes to memory).
+//! (the expanded tensor then never goes to memory). A residual sum `Add(shortcut, conv →
+//! BN)` (and its activation) is finished by that convolution's kernel while each tile is in
+//! cache, when the shortcut is computed before the convolution.
 
 use candle_core::Tensor;
 use keras_import::{Activation, BinaryOp, Graph, NodeId, Op, Operand};
@@ -38,6 +40,21 @@ pub(crate) struct Folding {
     /// For such an expansion convolution: the layers from it to the depthwise convolution
     /// (itself, and its folded BatchNormalization, activation and padding).
     pub expansion_chain: Vec<Vec<NodeId>>,
+    /// For a convolution: the residual sum its kernel can finish.
+    pub residual: Vec<Option<ResidualSum>>,
+    /// For such a residual sum: the index of its input that comes from the convolution.
+    pub summed_side: Vec<Option<usize>>,
+}
+
+/// A residual sum `Add(other, conv → BN)` that convolution `conv` can finish.
+#[derive(Debug, Clone)]
+pub(crate) struct ResidualSum {
+    /// The Add node.
+    pub sum: NodeId,
+    /// Its other input, computed before the convolution.
+    pub other: NodeId,
+    /// The layers from the convolution to the sum: itself, its BatchNormalization, the sum.
+    pub chain: Vec<NodeId>,
 }
 
 /// An activation layer folded into the convolution before it.
@@ -104,6 +121,14 @@ impl Folding {
     pub fn expansion_may_defer(&self, conv: NodeId, target: Option<NodeId>) -> bool {
         let chain = &self.expansion_chain[conv];
         !chain.is_empty() && !target.is_some_and(|t| chain.contains(&t))
+    }
+
+    /// The residual sum convolution `conv` may finish with `target`: not when the target is
+    /// the convolution, its BatchNormalization or the sum, whose own values are then needed.
+    pub fn residual_applies(&self, conv: NodeId, target: Option<NodeId>) -> Option<&ResidualSum> {
+        self.residual[conv]
+            .as_ref()
+            .filter(|r| !target.is_some_and(|t| r.chain.contains(&t)))
     }
 
     /// The activation folded into `conv` that applies with `target`: not when the target is
@@ -251,6 +276,8 @@ pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Fold
         pad_into: vec![None; n],
         expansion: vec![None; n],
         expansion_chain: vec![Vec::new(); n],
+        residual: vec![None; n],
+        summed_side: vec![None; n],
     };
     for (bn_id, bn) in graph.nodes.iter().enumerate() {
         let Op::BatchNorm { axis, .. } = bn.op else {
@@ -346,7 +373,54 @@ pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Fold
         folding.expansion[dw_id] = Some(conv);
         folding.expansion_chain[conv] = chain;
     }
+    for (sum_id, node) in graph.nodes.iter().enumerate() {
+        if !is_sum(&node.op) || node.inputs.len() != 2 || pinned(sum_id) {
+            continue;
+        }
+        let candidate = (0..2)
+            .filter_map(|side| {
+                let (conv, chain) =
+                    residual_chain(graph, &folding, layers, &readers, node.inputs[side])?;
+                let other = node.inputs[1 - side];
+                let free = other < conv && chain.iter().all(|&id| !pinned(id));
+                free.then_some((side, conv, chain, other))
+            })
+            .max_by_key(|c| c.1);
+        let Some((side, conv, mut chain, other)) = candidate else {
+            continue;
+        };
+        chain.push(sum_id);
+        folding.residual[conv] = Some(ResidualSum {
+            sum: sum_id,
+            other,
+            chain,
+        });
+        folding.summed_side[sum_id] = Some(side);
+    }
     folding
+}
+
+/// The convolution feeding `input` (the node itself, or the convolution its folded
+/// BatchNormalization belongs to) and the chain `[conv, (BN)]`, when the convolution is a
+/// plain one with a linear activation, no other fold, and every link has one reader.
+fn residual_chain(
+    graph: &Graph,
+    folding: &Folding,
+    layers: &[Layer],
+    readers: &[Vec<NodeId>],
+    input: NodeId,
+) -> Option<(NodeId, Vec<NodeId>)> {
+    let (conv, chain) = match folding.into[input] {
+        Some(conv) => (conv, vec![conv, input]),
+        None => (input, vec![input]),
+    };
+    let plain = matches!(&graph.nodes[conv].op, Op::Conv2D(p) if p.activation == Activation::Linear)
+        && matches!(layers.get(conv), Some(Layer::Conv { grouped: false, .. }));
+    let unfolded = folding.activation[conv].is_none()
+        && folding.expansion_chain[conv].is_empty()
+        && folding.residual[conv].is_none();
+    let one_reader = chain.iter().all(|&id| readers[id].len() == 1);
+    (plain && unfolded && one_reader).then_some((conv, chain))
 }
 
 /// The chain `[conv, (BN), (activation), (padding)]` from a 1×1 stride-1 convolution to

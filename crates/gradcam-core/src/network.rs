@@ -2,7 +2,7 @@
 //! NHWC batches. Values are dropped as soon as their last consumer has run.
 
 use candle_core::{DType, Device, Tensor, Var};
-use keras_import::{Graph, Node, NodeId, Op};
+use keras_import::{Activation, Graph, Node, NodeId, Op};
 
 use crate::cpu;
 use crate::error::{CamError, ErrorKind, Result};
@@ -22,6 +22,14 @@ pub struct Prediction {
     pub probabilities: Vec<f32>,
     /// Predicted class: argmax of the logits, or for one sigmoid unit 1 if logit ≥ 0 else 0.
     pub top_class: usize,
+}
+
+/// Per-pass marks of nodes whose work another node did.
+struct Marks {
+    /// Expansion convolutions left to the depthwise convolution that reads them.
+    deferred: Vec<bool>,
+    /// Residual sums finished by the convolution that feeds them.
+    summed: Vec<bool>,
 }
 
 /// A model ready to run on a device.
@@ -56,6 +64,10 @@ impl std::fmt::Debug for Network {
                     .iter()
                     .filter(|e| e.is_some())
                     .count(),
+            )
+            .field(
+                "fused_residual_sums",
+                &self.folding.residual.iter().filter(|r| r.is_some()).count(),
             )
             .field("device", &self.device)
             .finish()
@@ -299,7 +311,10 @@ impl Network {
         let nodes = &self.skeleton.nodes;
         let mut values: Vec<Option<Tensor>> = vec![None; nodes.len()];
         // Expansion convolutions left to the depthwise convolution that reads them.
-        let mut deferred = vec![false; nodes.len()];
+        let mut marks = Marks {
+            deferred: vec![false; nodes.len()],
+            summed: vec![false; nodes.len()],
+        };
         let mut var = None;
         let mut logits = None;
         for (id, node) in nodes.iter().enumerate() {
@@ -307,7 +322,7 @@ impl Network {
                 continue;
             }
             let (value, pre) = self
-                .run_node(id, node, x, (&values, &mut deferred), target)
+                .run_node(id, node, x, (&values, &mut marks), target)
                 .map_err(|e| e.in_layer(&node.path))?;
             if id == self.head.logits_node {
                 logits = Some(if self.head.fused { pre } else { value.clone() });
@@ -357,13 +372,15 @@ impl Network {
 
     /// Computes one node; returns its value and its value before the fused activation. An
     /// expansion convolution left to its depthwise convolution passes its input on instead
-    /// (and is marked in `deferred`); the layers between them pass it on as folded layers do.
+    /// (and is marked in `marks.deferred`); the layers between them pass it on as folded
+    /// layers do. A convolution that finishes a residual sum returns the sum's value (and
+    /// marks the sum in `marks.summed`, which then passes that value on).
     fn run_node(
         &self,
         id: NodeId,
         node: &Node,
         x: &Tensor,
-        (values, deferred): (&[Option<Tensor>], &mut [bool]),
+        (values, marks): (&[Option<Tensor>], &mut Marks),
         target: Option<NodeId>,
     ) -> Result<(Tensor, Tensor)> {
         if id == self.input {
@@ -394,12 +411,23 @@ impl Network {
             _ => self.folding.pad_passes_through(id, target),
         };
         if passed_through || self.defers_expansion(id, &inputs[0], target)? {
-            deferred[id] = !passed_through;
+            marks.deferred[id] = !passed_through;
             let v = inputs[0].clone();
             return Ok((v.clone(), v));
         }
+        if let (true, Some(side)) = (marks.summed[id], self.folding.summed_side[id]) {
+            let v = inputs[side].clone();
+            return Ok((v.clone(), v));
+        }
         let layer = self.folding.layer_for(id, &self.layers[id], target)?;
-        let e = match self.folding.expansion[id].filter(|&conv| deferred[conv]) {
+        if let Some(r) = self.folding.residual_applies(id, target) {
+            let other = values[r.other].as_ref();
+            if let Some(v) = self.finish_sum(id, &layer, &inputs[0], other, r.sum, target)? {
+                marks.summed[r.sum] = true;
+                return Ok((v.clone(), v));
+            }
+        }
+        let e = match self.folding.expansion[id].filter(|&conv| marks.deferred[conv]) {
             Some(conv) => {
                 let expand_layer = self.folding.layer_for(conv, &self.layers[conv], target)?;
                 let expansion = ExpansionStep {
@@ -419,6 +447,47 @@ impl Network {
         };
         let value = activation::apply(&e.pre, e.activation)?;
         Ok((value, e.pre))
+    }
+
+    /// Convolution `conv` (prepared `layer`) of `x`, plus `other` and the activation of the
+    /// residual `sum` it finishes, in one CPU kernel; `None` when that kernel cannot run (the
+    /// layers then run apart).
+    fn finish_sum(
+        &self,
+        conv: NodeId,
+        layer: &Layer,
+        x: &Tensor,
+        other: Option<&Tensor>,
+        sum: NodeId,
+        target: Option<NodeId>,
+    ) -> Result<Option<Tensor>> {
+        let (
+            Some(other),
+            Layer::Conv {
+                win,
+                kernel,
+                bias,
+                grouped: false,
+            },
+        ) = (other, layer)
+        else {
+            return Ok(None);
+        };
+        let activation = self
+            .folding
+            .activation_applies(sum, target)
+            .unwrap_or(Activation::Linear);
+        let Some(epilogue) = cpu::Epilogue::of(activation) else {
+            return Ok(None);
+        };
+        let pad = self.folding.pad_for(conv, target);
+        cpu::conv2d(
+            x,
+            (kernel, bias.as_ref()),
+            win,
+            pad,
+            (Some(other), epilogue),
+        )
     }
 
     /// How node `id` runs with `target`: the activation and padding folded into it, and

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
 use super::geometry::{Geometry, ZeroPad};
-use super::host::{par_chunks_filled_with, tensor, with_host, zeroed};
+use super::host::{eligible, par_chunks_filled_with, tensor, with_host, zeroed};
 use super::matmul::{matmul_columns_into, matmul_into};
 use super::threads;
 use super::winograd;
@@ -63,6 +63,8 @@ struct Product<'a> {
     g: &'a Geometry,
     kernel: &'a [f32],
     bias: Option<&'a [f32]>,
+    /// A tensor of the output's shape added before the activation (a residual sum).
+    residual: Option<&'a [f32]>,
     out_c: usize,
     epilogue: Epilogue,
 }
@@ -102,7 +104,8 @@ impl Product<'_> {
                 &block[..rows * k]
             };
             matmul_into(dst, lhs, self.kernel, (rows, k, out_c), false, 1);
-            self.epilogue.apply_biased(dst, self.bias, out_c);
+            let residual = self.residual.map(|r| &r[first * out_c..][..dst.len()]);
+            self.epilogue.apply_summed(dst, self.bias, residual, out_c);
         })
     }
 
@@ -123,6 +126,11 @@ impl Product<'_> {
             &block
         };
         let width = out_c.div_ceil(blocks).next_multiple_of(16);
+        // With a residual, the activation waits until the sum is complete.
+        let part_epilogue = match self.residual {
+            Some(_) => Epilogue::Linear,
+            None => self.epilogue,
+        };
         let parts: Vec<(usize, Vec<f32>)> = (0..out_c.div_ceil(width))
             .into_par_iter()
             .map(|b| {
@@ -131,7 +139,7 @@ impl Product<'_> {
                 let mut part = vec![0f32; m * w];
                 let bias = self.bias.map(|b| &b[cols.clone()]);
                 matmul_columns_into(&mut part, lhs, self.kernel, (m, k, out_c), cols, false, 1);
-                self.epilogue.apply_biased(&mut part, bias, w);
+                part_epilogue.apply_biased(&mut part, bias, w);
                 (b * width, part)
             })
             .collect();
@@ -140,6 +148,9 @@ impl Product<'_> {
             for (dst, src) in out.chunks_exact_mut(out_c).zip(part.chunks_exact(w)) {
                 dst[start..start + w].copy_from_slice(src);
             }
+        }
+        if let Some(residual) = self.residual {
+            self.epilogue.apply_summed(out, None, Some(residual), out_c);
         }
     }
 
@@ -151,7 +162,8 @@ impl Product<'_> {
         if winograd::pays(self.g, self.out_c, threads) {
             let mut out = zeroed(m * self.out_c);
             let weights = (self.kernel, self.bias, self.out_c);
-            winograd::convolve(self.x, self.g, weights, self.epilogue, &mut out);
+            let finish = (self.residual, self.epilogue);
+            winograd::convolve(self.x, self.g, weights, finish, &mut out);
             out
         } else if row_tiles >= 2 * threads || threads == 1 {
             self.by_rows()
@@ -167,31 +179,40 @@ impl Product<'_> {
 }
 
 /// Dense convolution of NHWC `x`, zero-padded by `pad`, with `kernel [kh·kw·C, O]` on the
-/// CPU fast path, with the bias and `epilogue` fused; `None` when `x` is not eligible.
+/// CPU fast path, with the bias, `residual` (a tensor of the output's shape, added before the
+/// activation) and `epilogue` fused; `None` when `x` or `residual` is not eligible.
 pub(crate) fn conv2d(
     x: &Tensor,
-    kernel: &Tensor,
-    bias: Option<&Tensor>,
+    (kernel, bias): (&Tensor, Option<&Tensor>),
     win: &Window2d,
     pad: ZeroPad,
-    epilogue: Epilogue,
+    (residual, epilogue): (Option<&Tensor>, Epilogue),
 ) -> Result<Option<Tensor>> {
     let Some(g) = Geometry::of_eligible(x, win, pad)? else {
         return Ok(None);
     };
     let (k, out_c) = kernel.dims2()?;
+    let out_dims = [g.n, g.rows.out, g.cols.out, out_c];
     // A mismatch is left to the generic path, which reports it.
-    if k != g.win.positions() * g.c || out_c == 0 || bias.is_some_and(|b| b.dims() != [out_c]) {
+    let fits = k == g.win.positions() * g.c
+        && out_c > 0
+        && bias.is_none_or(|b| b.dims() == [out_c])
+        && residual.is_none_or(|r| eligible(r) && r.dims() == out_dims);
+    if !fits {
         return Ok(None);
     }
     let mut inputs = vec![x, kernel];
+    inputs.extend(residual);
     inputs.extend(bias);
     let out = with_host(&inputs, |h| {
+        let mut rest = h[2..].iter().copied();
+        let residual = residual.and_then(|_| rest.next());
         Product {
             x: h[0],
             g: &g,
             kernel: h[1],
-            bias: h.get(2).copied(),
+            bias: rest.next(),
+            residual,
             out_c,
             epilogue,
         }
@@ -200,5 +221,5 @@ pub(crate) fn conv2d(
     let Some(out) = out else {
         return Ok(None);
     };
-    Ok(Some(tensor(out, &[g.n, g.rows.out, g.cols.out, out_c])?))
+    Ok(Some(tensor(out, &out_dims)?))
 }

@@ -32,16 +32,33 @@ impl Epilogue {
     /// Adds `bias` to each `width`-long row of `rows` (when there is one), then applies the
     /// activation, row by row while each is in L1.
     pub fn apply_biased(self, rows: &mut [f32], bias: Option<&[f32]>, width: usize) {
-        match bias {
-            Some(bias) => {
-                for row in rows.chunks_exact_mut(width) {
-                    for (v, b) in row.iter_mut().zip(bias) {
-                        *v += b;
-                    }
-                    self.apply(row);
+        self.apply_summed(rows, bias, None, width);
+    }
+
+    /// Like [`Epilogue::apply_biased`], adding `residual` (as long as `rows`) too before the
+    /// activation: a residual sum that reads this layer, done while the rows are in cache.
+    pub fn apply_summed(
+        self,
+        rows: &mut [f32],
+        bias: Option<&[f32]>,
+        residual: Option<&[f32]>,
+        width: usize,
+    ) {
+        if bias.is_none() && residual.is_none() {
+            return self.apply(rows);
+        }
+        for (i, row) in rows.chunks_exact_mut(width).enumerate() {
+            if let Some(bias) = bias {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v += b;
                 }
             }
-            None => self.apply(rows),
+            if let Some(residual) = residual {
+                for (v, r) in row.iter_mut().zip(&residual[i * width..(i + 1) * width]) {
+                    *v += r;
+                }
+            }
+            self.apply(row);
         }
     }
 

@@ -159,9 +159,10 @@ fn case_strategy() -> impl Strategy<Value = Case> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
-    /// Dense convolution with bias and ReLU6, in both work splits (few and many output rows).
+    /// Dense convolution with bias, an optional residual sum and ReLU6, in both work splits
+    /// (few and many output rows).
     #[test]
-    fn conv2d_matches_the_definition(c in case_strategy(), out_c in 1usize..40, seed in any::<u64>(), with_bias in any::<bool>()) {
+    fn conv2d_matches_the_definition(c in case_strategy(), out_c in 1usize..40, seed in any::<u64>(), with_bias in any::<bool>(), with_residual in any::<bool>()) {
         let (n, h, w, cc) = c.dims;
         let k = c.win.positions() * cc;
         let kernel = values(k * out_c, seed);
@@ -169,12 +170,17 @@ proptest! {
         let x = tensor(&c.x, &[n, h, w, cc]);
         let kt = tensor(&kernel, &[k, out_c]);
         let bt = tensor(&bias, &[out_c]);
-        let y = conv2d(&x, &kt, with_bias.then_some(&bt), &c.win, c.pad, Epilogue::Clip { lo: 0.0, hi: 6.0 })
+        let sum = direct_conv(&c, &kernel, out_c, with_bias.then_some(bias.as_slice()));
+        let residual = values(sum.len(), seed ^ 7);
+        let g = Geometry::new(c.dims, &c.win, c.pad).unwrap();
+        let rt = tensor(&residual, &[n, g.rows.out, g.cols.out, out_c]);
+        let y = conv2d(&x, (&kt, with_bias.then_some(&bt)), &c.win, c.pad, (with_residual.then_some(&rt), Epilogue::Clip { lo: 0.0, hi: 6.0 }))
             .unwrap()
             .expect("eligible");
-        let want: Vec<f64> = direct_conv(&c, &kernel, out_c, with_bias.then_some(bias.as_slice()))
+        let want: Vec<f64> = sum
             .into_iter()
-            .map(relu6)
+            .zip(&residual)
+            .map(|(v, r)| relu6(if with_residual { v + *r as f64 } else { v }))
             .collect();
         close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "conv2d");
     }
@@ -240,7 +246,7 @@ proptest! {
 
 #[test]
 fn many_rows_take_the_row_split_and_still_match() {
-    // 1×40×40 output pixels = 1600 rows: several 256-row tiles.
+    // 1×40×40 output pixels = 1600 rows: several 256-row tiles; with a residual sum.
     let c = Case {
         dims: (1, 40, 40, 3),
         win: Window2d::new([3, 3], [1, 1], [1, 1], Padding::Same),
@@ -249,17 +255,24 @@ fn many_rows_take_the_row_split_and_still_match() {
     };
     let out_c = 5;
     let kernel = values(27 * out_c, 11);
+    let residual = values(40 * 40 * out_c, 12);
     let y = conv2d(
         &tensor(&c.x, &[1, 40, 40, 3]),
-        &tensor(&kernel, &[27, out_c]),
-        None,
+        (&tensor(&kernel, &[27, out_c]), None),
         &c.win,
         NO_PAD,
-        Epilogue::Linear,
+        (
+            Some(&tensor(&residual, &[1, 40, 40, out_c])),
+            Epilogue::Linear,
+        ),
     )
     .unwrap()
     .expect("eligible");
-    let want = direct_conv(&c, &kernel, out_c, None);
+    let want: Vec<f64> = direct_conv(&c, &kernel, out_c, None)
+        .into_iter()
+        .zip(&residual)
+        .map(|(v, r)| v + *r as f64)
+        .collect();
     close(
         &y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
         &want,
@@ -273,9 +286,22 @@ fn tracked_or_non_cpu_inputs_are_left_to_the_generic_path() {
     let win = Window2d::new([1, 1], [1, 1], [1, 1], Padding::Valid);
     let k = tensor(&values(8, 2), &[4, 2]);
     let y = x.as_tensor().affine(2.0, 0.0).unwrap();
-    assert!(conv2d(&y, &k, None, &win, NO_PAD, Epilogue::Linear)
-        .unwrap()
-        .is_none());
+    assert!(
+        conv2d(&y, (&k, None), &win, NO_PAD, (None, Epilogue::Linear))
+            .unwrap()
+            .is_none()
+    );
+    let fine = tensor(&values(16, 1), &[1, 2, 2, 4]);
+    let tracked_residual = y.narrow(3, 0, 2).unwrap();
+    assert!(conv2d(
+        &fine,
+        (&k, None),
+        &win,
+        NO_PAD,
+        (Some(&tracked_residual), Epilogue::Linear)
+    )
+    .unwrap()
+    .is_none());
     assert!(max_pool(&y, &win).unwrap().is_none());
     assert!(zero_pad(&y, [[1, 1], [1, 1]]).unwrap().is_none());
 }
@@ -328,20 +354,24 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
     /// The Winograd path, forced on small shapes (partial edge tiles, every padding), with
-    /// bias and ReLU6.
+    /// bias, an optional residual sum and ReLU6.
     #[test]
-    fn winograd_matches_the_definition((c, out_c) in winograd_case(), seed in any::<u64>(), with_bias in any::<bool>()) {
+    fn winograd_matches_the_definition((c, out_c) in winograd_case(), seed in any::<u64>(), with_bias in any::<bool>(), with_residual in any::<bool>()) {
         let (n, h, w, cc) = c.dims;
         let kernel = values(9 * cc * out_c, seed);
         let bias = values(out_c, seed ^ 5);
         let g = Geometry::new(c.dims, &c.win, c.pad).unwrap();
-        let want: Vec<f64> = direct_conv(&c, &kernel, out_c, with_bias.then_some(bias.as_slice()))
+        let sum = direct_conv(&c, &kernel, out_c, with_bias.then_some(bias.as_slice()));
+        let residual = values(sum.len(), seed ^ 7);
+        let want: Vec<f64> = sum
             .into_iter()
-            .map(relu6)
+            .zip(&residual)
+            .map(|(v, r)| relu6(if with_residual { v + *r as f64 } else { v }))
             .collect();
         let mut out = vec![f32::NAN; g.out_pixels() * out_c];
         let weights = (kernel.as_slice(), with_bias.then_some(bias.as_slice()), out_c);
-        winograd::convolve(&c.x, &g, weights, Epilogue::Clip { lo: 0.0, hi: 6.0 }, &mut out);
+        let finish = (with_residual.then_some(residual.as_slice()), Epilogue::Clip { lo: 0.0, hi: 6.0 });
+        winograd::convolve(&c.x, &g, weights, finish, &mut out);
         close(&out, &want, &format!("winograd on {n}×{h}×{w}×{cc}"));
     }
 }
@@ -372,12 +402,12 @@ fn winograd_is_as_accurate_as_the_direct_product_over_wide_channels() {
         &c.x,
         &g,
         (&kernel, None, out_c),
-        Epilogue::Linear,
+        (None, Epilogue::Linear),
         &mut fast,
     );
     let k = tensor(&kernel, &[9 * cc, out_c]);
     let x = tensor(&c.x, &[n, h, w, cc]);
-    let direct = conv2d(&x, &k, None, &c.win, NO_PAD, Epilogue::Linear)
+    let direct = conv2d(&x, (&k, None), &c.win, NO_PAD, (None, Epilogue::Linear))
         .unwrap()
         .unwrap()
         .flatten_all()

@@ -72,18 +72,20 @@ pub(crate) fn pays(g: &Geometry, out_c: usize, threads: usize) -> bool {
 }
 
 /// The convolution of host input `x` (geometry `g`, a 3×3 stride-1 undilated window) with
-/// `kernel [3·3·C, O]`, bias and epilogue, into the NHWC output `out`.
+/// `kernel [3·3·C, O]` and bias, plus `residual` (of the output's shape) if any, then
+/// `epilogue`, into the NHWC output `out`.
 pub(crate) fn convolve(
     x: &[f32],
     g: &Geometry,
     (kernel, bias, out_c): (&[f32], Option<&[f32]>, usize),
-    epilogue: Epilogue,
+    (residual, epilogue): (Option<&[f32]>, Epilogue),
     out: &mut [f32],
 ) {
     let job = Job {
         x,
         g,
         bias,
+        residual,
         out_c,
         epilogue,
     };
@@ -187,6 +189,7 @@ struct Job<'a> {
     x: &'a [f32],
     g: &'a Geometry,
     bias: Option<&'a [f32]>,
+    residual: Option<&'a [f32]>,
     out_c: usize,
     epilogue: Epilogue,
 }
@@ -301,16 +304,11 @@ impl Job<'_> {
                 for bx in 0..M.min(g.cols.out - ox0) {
                     let px = base(r) - base(first_row) + a * g.cols.out + ox0 + bx;
                     let dst = &mut band[px * o..(px + 1) * o];
-                    let y = &s.y[(a * M + bx) * o..(a * M + bx + 1) * o];
-                    match self.bias {
-                        Some(bias) => {
-                            for ((d, y), b) in dst.iter_mut().zip(y).zip(bias) {
-                                *d = y + b;
-                            }
-                        }
-                        None => dst.copy_from_slice(y),
-                    }
-                    self.epilogue.apply(dst);
+                    dst.copy_from_slice(&s.y[(a * M + bx) * o..(a * M + bx + 1) * o]);
+                    // The band's first pixel is pixel `base(first_row)` of the output.
+                    let at = (base(first_row) + px) * o;
+                    let residual = self.residual.map(|res| &res[at..at + o]);
+                    self.epilogue.apply_summed(dst, self.bias, residual, o);
                 }
             }
         }

@@ -84,7 +84,7 @@ pub(crate) fn conv2d(
     bias: Option<&Tensor>,
     win: &Window2d,
 ) -> Result<Tensor> {
-    if let Some(y) = cpu::conv2d(x, kernel, bias, win, NO_PAD, Epilogue::Linear)? {
+    if let Some(y) = cpu::conv2d(x, (kernel, bias), win, NO_PAD, (None, Epilogue::Linear))? {
         return Ok(y);
     }
     if win.is_pointwise() {
