@@ -39,6 +39,57 @@ fn accumulate(acc: &mut [f32], bias: Option<&[f32]>, taps: &[(&[f32], &[f32])]) 
     }
 }
 
+/// [`accumulate`] for a pixel whose kernel columns all fall inside the image: tap `(i, j)`
+/// of input row `(i, src)` of `rows` reads `src` from `first + j·step`, with weight row
+/// `i·kw + j`. Offsets instead of a tap list: no per-pixel bookkeeping.
+fn accumulate_inside(
+    acc: &mut [f32],
+    bias: Option<&[f32]>,
+    rows: &[(usize, &[f32])],
+    (first, step, kw): (usize, usize, usize),
+    weights: &[f32],
+) {
+    let c = acc.len();
+    let full = c / LANES * LANES;
+    for start in (0..full).step_by(LANES) {
+        let mut sum: [f32; LANES] = match bias {
+            Some(b) => b[start..start + LANES].try_into().expect("LANES values"),
+            None => [0f32; LANES],
+        };
+        for &(i, src) in rows {
+            for j in 0..kw {
+                let at = first + j * step + start;
+                let x: &[f32; LANES] = src[at..at + LANES].try_into().expect("LANES values");
+                let p = (i * kw + j) * c + start;
+                let w: &[f32; LANES] = weights[p..p + LANES].try_into().expect("LANES values");
+                for ((s, x), w) in sum.iter_mut().zip(x).zip(w) {
+                    *s += x * w;
+                }
+            }
+        }
+        acc[start..start + LANES].copy_from_slice(&sum);
+    }
+    for (k, a) in acc.iter_mut().enumerate().skip(full) {
+        *a = bias.map_or(0.0, |b| b[k]);
+        for &(i, src) in rows {
+            for j in 0..kw {
+                *a += src[first + j * step + k] * weights[(i * kw + j) * c + k];
+            }
+        }
+    }
+}
+
+/// Output columns whose every kernel column falls inside the image.
+fn inside_columns(g: &Geometry) -> std::ops::Range<usize> {
+    let (s, d, k) = (g.win.w.stride, g.win.w.dilation, g.win.w.kernel);
+    let first = g.cols.before.div_ceil(s);
+    // The last column read, ow·s + (k−1)·d − before, must be at most w − 1.
+    let end = (g.w + g.cols.before)
+        .checked_sub((k - 1) * d + 1)
+        .map_or(0, |reach| reach / s + 1);
+    first..end.min(g.cols.out).max(first)
+}
+
 /// Output row `oh` (`Wo × C`) of one image, whose input row `ih` (`W × C`) is `row(ih)`, with
 /// `(weights, bias)`, before the activation.
 pub(super) fn output_row<'a>(
@@ -52,8 +103,15 @@ pub(super) fn output_row<'a>(
     let rows: Vec<(usize, &[f32])> = (0..kh)
         .filter_map(|i| g.in_row(oh, i).map(|ih| (i, row(ih))))
         .collect();
+    let inside = inside_columns(g);
+    let step = g.win.w.dilation * c;
     let mut taps = Vec::with_capacity(kh * kw);
     for (ow, acc) in dst.chunks_exact_mut(c).enumerate() {
+        if inside.contains(&ow) {
+            let first = (ow * g.win.w.stride - g.cols.before) * c;
+            accumulate_inside(acc, bias, &rows, (first, step, kw), weights);
+            continue;
+        }
         taps.clear();
         for &(i, src) in &rows {
             for j in 0..kw {

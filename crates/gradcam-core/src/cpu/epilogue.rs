@@ -37,6 +37,7 @@ impl Epilogue {
 
     /// Like [`Epilogue::apply_biased`], adding `residual` (as long as `rows`) too before the
     /// activation: a residual sum that reads this layer, done while the rows are in cache.
+    /// One pass per row: each value gets its bias, residual and activation at once.
     pub fn apply_summed(
         self,
         rows: &mut [f32],
@@ -44,21 +45,17 @@ impl Epilogue {
         residual: Option<&[f32]>,
         width: usize,
     ) {
-        if bias.is_none() && residual.is_none() {
-            return self.apply(rows);
-        }
-        for (i, row) in rows.chunks_exact_mut(width).enumerate() {
-            if let Some(bias) = bias {
-                for (v, b) in row.iter_mut().zip(bias) {
-                    *v += b;
+        match self {
+            Epilogue::Linear => finish_rows(rows, bias, residual, width, |v| v),
+            Epilogue::Clip { lo, hi } => finish_rows(rows, bias, residual, width, |v| {
+                let low = if v < lo { lo } else { v };
+                if low > hi {
+                    hi
+                } else {
+                    low
                 }
-            }
-            if let Some(residual) = residual {
-                for (v, r) in row.iter_mut().zip(&residual[i * width..(i + 1) * width]) {
-                    *v += r;
-                }
-            }
-            self.apply(row);
+            }),
+            Epilogue::Swish => finish_rows(rows, bias, residual, width, |v| v / (1.0 + (-v).exp())),
         }
     }
 
@@ -77,6 +74,42 @@ impl Epilogue {
             Epilogue::Swish => {
                 for v in rows {
                     *v /= 1.0 + (-*v).exp();
+                }
+            }
+        }
+    }
+}
+
+/// `v = activation(v + bias[k] + residual[i])` over `width`-long rows, in one pass.
+#[inline(always)]
+fn finish_rows(
+    rows: &mut [f32],
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+    width: usize,
+    activation: impl Fn(f32) -> f32,
+) {
+    match (bias, residual) {
+        (None, None) => rows.iter_mut().for_each(|v| *v = activation(*v)),
+        (Some(bias), None) => {
+            for row in rows.chunks_exact_mut(width) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v = activation(*v + b);
+                }
+            }
+        }
+        (None, Some(residual)) => {
+            for (v, r) in rows.iter_mut().zip(residual) {
+                *v = activation(*v + r);
+            }
+        }
+        (Some(bias), Some(residual)) => {
+            for (row, res) in rows
+                .chunks_exact_mut(width)
+                .zip(residual.chunks_exact(width))
+            {
+                for ((v, b), r) in row.iter_mut().zip(bias).zip(res) {
+                    *v = activation(*v + b + r);
                 }
             }
         }
