@@ -663,8 +663,9 @@ proptest! {
     }
 }
 
-/// conv → BN → ReLU6 → ZeroPadding → depthwise → BN → swish → (+ 1×1 conv) → ReLU → GAP →
-/// Dense (the 1×1 convolution finishes the residual sum and its ReLU). With `separated`,
+/// conv → BN → ReLU6 → ZeroPadding → depthwise → BN → swish → (+ 1×1 conv) → ReLU → conv
+/// block (shortcut 1×1 conv, main 1×1 conv, then their BNs, sum, ReLU) → GAP → Dense (the 1×1
+/// convolutions finish the residual sums and their ReLUs). With `separated`,
 /// Identity layers between each padding, conv, BN, sum and activation stop the executor
 /// from folding them together. Returns the graph and the
 /// layers of the folded chains.
@@ -702,12 +703,22 @@ fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
     let sum = b.binary(a2, proj, BinaryOp::Add);
     let g5 = separate(&mut b, sum);
     let a3 = b.unary(g5, Op::Activation(Activation::Relu));
-    let pooled = b.global_avg_pool(a3);
+    // A conv block as Keras lists it: shortcut conv, main conv, then both BNs and the sum.
+    let sc = b.conv(a3, conv(8, 1, 1, Padding::Same, 1));
+    let main = b.conv(a3, conv(8, 1, 1, Padding::Same, 1));
+    let g6 = separate(&mut b, sc);
+    let sc_bn = b.batch_norm(g6);
+    let g7 = separate(&mut b, main);
+    let main_bn = b.batch_norm(g7);
+    let sum2 = b.binary(sc_bn, main_bn, BinaryOp::Add);
+    let g8 = separate(&mut b, sum2);
+    let a4 = b.unary(g8, Op::Activation(Activation::Relu));
+    let pooled = b.global_avg_pool(a4);
     let out = b.dense(pooled, 4, Activation::Softmax);
-    (
-        b.finish(out),
-        vec![c1, bn1, a1, zp, d, bn2, a2, p0, sum, a3],
-    )
+    let layers = vec![
+        c1, bn1, a1, zp, d, bn2, a2, p0, sum, a3, sc, main, sc_bn, main_bn, sum2, a4,
+    ];
+    (b.finish(out), layers)
 }
 
 proptest! {
@@ -724,7 +735,7 @@ proptest! {
             Network::load(&plain, &Device::Cpu).expect("load"),
         );
         let (fused_debug, plain_debug) = (format!("{fused_net:?}"), format!("{plain_net:?}"));
-        prop_assert!(fused_debug.contains("fused_residual_sums: 1"), "{}", fused_debug);
+        prop_assert!(fused_debug.contains("fused_residual_sums: 2"), "{}", fused_debug);
         prop_assert!(plain_debug.contains("fused_residual_sums: 0"), "{}", plain_debug);
         let x = Rng(seed ^ 3).vec(2 * H * W * C, 1.0);
         for (&f, &p) in fused_layers.iter().zip(&plain_layers) {

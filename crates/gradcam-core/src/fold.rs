@@ -51,10 +51,15 @@ pub(crate) struct Folding {
 pub(crate) struct ResidualSum {
     /// The Add node.
     pub sum: NodeId,
-    /// Its other input, computed before the convolution.
+    /// Where the sum's other input is read: that input, or, when it is a folded
+    /// BatchNormalization, the convolution it belongs to (whose value it passes on); computed
+    /// before the convolution.
     pub other: NodeId,
     /// The layers from the convolution to the sum: itself, its BatchNormalization, the sum.
     pub chain: Vec<NodeId>,
+    /// The other input and the node it is read from: as targets, their value must be the
+    /// tracked one, so the sum then runs apart.
+    pub shortcut: Vec<NodeId>,
 }
 
 /// An activation layer folded into the convolution before it.
@@ -128,7 +133,7 @@ impl Folding {
     pub fn residual_applies(&self, conv: NodeId, target: Option<NodeId>) -> Option<&ResidualSum> {
         self.residual[conv]
             .as_ref()
-            .filter(|r| !target.is_some_and(|t| r.chain.contains(&t)))
+            .filter(|r| !target.is_some_and(|t| r.chain.contains(&t) || r.shortcut.contains(&t)))
     }
 
     /// The activation folded into `conv` that applies with `target`: not when the target is
@@ -382,18 +387,25 @@ pub(crate) fn plan(graph: &Graph, layers: &mut [Layer], keep: &[NodeId]) -> Fold
                 let (conv, chain) =
                     residual_chain(graph, &folding, layers, &readers, node.inputs[side])?;
                 let other = node.inputs[1 - side];
-                let free = other < conv && chain.iter().all(|&id| !pinned(id));
-                free.then_some((side, conv, chain, other))
+                // A folded BatchNormalization after the convolution passes on the value of
+                // its own convolution, which may come before (ResNet's conv blocks list
+                // `_0_conv, _3_conv, _0_bn, _3_bn`).
+                let source = folding.into[other].unwrap_or(other);
+                let free = source < conv && chain.iter().all(|&id| !pinned(id));
+                free.then_some((side, conv, chain, other, source))
             })
             .max_by_key(|c| c.1);
-        let Some((side, conv, mut chain, other)) = candidate else {
+        let Some((side, conv, mut chain, other, source)) = candidate else {
             continue;
         };
         chain.push(sum_id);
+        let mut shortcut = vec![source, other];
+        shortcut.dedup();
         folding.residual[conv] = Some(ResidualSum {
             sum: sum_id,
-            other,
+            other: source,
             chain,
+            shortcut,
         });
         folding.summed_side[sum_id] = Some(side);
     }
