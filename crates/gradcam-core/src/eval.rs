@@ -51,23 +51,36 @@ fn with_epilogue(
     fast_kernel: impl FnOnce(Epilogue) -> Result<Option<Tensor>>,
     generic: impl FnOnce() -> Result<Tensor>,
 ) -> Result<Evaluated> {
-    if fusion.fast {
-        let epilogue = Epilogue::of(activation);
-        if let Some(y) = fast_kernel(epilogue.unwrap_or(Epilogue::Linear))? {
-            return Ok(Evaluated {
-                pre: y,
-                activation: if epilogue.is_some() {
-                    Activation::Linear
-                } else {
-                    activation
-                },
-            });
-        }
+    if let Some(e) = on_fast_kernel(fusion, activation, fast_kernel)? {
+        return Ok(e);
     }
     Ok(Evaluated {
         pre: generic()?,
         activation,
     })
+}
+
+/// The fast half of [`with_epilogue`]: `fast_kernel`'s result, with `activation` applied by
+/// it when it has an epilogue (else left to the caller); `None` when the kernel may not or
+/// cannot run.
+fn on_fast_kernel(
+    fusion: Fusion,
+    activation: Activation,
+    fast_kernel: impl FnOnce(Epilogue) -> Result<Option<Tensor>>,
+) -> Result<Option<Evaluated>> {
+    if !fusion.fast {
+        return Ok(None);
+    }
+    let epilogue = Epilogue::of(activation);
+    let y = fast_kernel(epilogue.unwrap_or(Epilogue::Linear))?;
+    Ok(y.map(|pre| Evaluated {
+        pre,
+        activation: if epilogue.is_some() {
+            Activation::Linear
+        } else {
+            activation
+        },
+    }))
 }
 
 /// The 1×1 stride-1 window of a pointwise convolution.
@@ -240,35 +253,20 @@ fn fused_expansion(
         return Ok(None);
     };
     let expand_activation = expansion.fusion.activation.unwrap_or(expand.activation);
-    let act = fusion.activation.unwrap_or(p.activation);
     let Some(expand_epilogue) = Epilogue::of(expand_activation) else {
         return Ok(None);
     };
-    if !(fusion.fast && expansion.fusion.fast) {
+    if !expansion.fusion.fast {
         return Ok(None);
     }
-    let epilogue = Epilogue::of(act);
     let steps = cpu::Expansion {
         kernel: expand_kernel,
         bias: expand_bias.as_ref(),
         epilogue: expand_epilogue,
     };
-    let y = cpu::expanded_depthwise_conv2d(
-        x,
-        &steps,
-        (kernel, bias.as_ref()),
-        win,
-        fusion.pad,
-        epilogue.unwrap_or(Epilogue::Linear),
-    )?;
-    Ok(y.map(|pre| Evaluated {
-        pre,
-        activation: if epilogue.is_some() {
-            Activation::Linear
-        } else {
-            act
-        },
-    }))
+    on_fast_kernel(fusion, fusion.activation.unwrap_or(p.activation), |ep| {
+        cpu::expanded_depthwise_conv2d(x, &steps, (kernel, bias.as_ref()), win, fusion.pad, ep)
+    })
 }
 
 /// Evaluates `node` (with prepared parameters `layer`) on `inputs`.

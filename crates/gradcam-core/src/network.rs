@@ -310,7 +310,6 @@ impl Network {
     fn forward_checked(&self, x: &Tensor, target: Option<NodeId>, check: bool) -> Result<Forward> {
         let nodes = &self.skeleton.nodes;
         let mut values: Vec<Option<Tensor>> = vec![None; nodes.len()];
-        // Expansion convolutions left to the depthwise convolution that reads them.
         let mut marks = Marks {
             deferred: vec![false; nodes.len()],
             summed: vec![false; nodes.len()],

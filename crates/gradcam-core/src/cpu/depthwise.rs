@@ -8,11 +8,9 @@ use candle_core::Tensor;
 use super::epilogue::Epilogue;
 use super::geometry::{Geometry, ZeroPad};
 use super::host::{par_chunks_filled, tensor, with_host};
+use super::LANES;
 use crate::error::Result;
 use crate::ops::conv::Window2d;
-
-/// Channels per step: one AVX-512 register of f32.
-const LANES: usize = 16;
 
 /// `acc[k] = bias[k] + Σ x[k] · w[k]` over the `(x, w)` of `taps`, in tap order, `LANES`
 /// channels at a time so that the sum stays in a register across the taps.
@@ -41,7 +39,9 @@ fn accumulate(acc: &mut [f32], bias: Option<&[f32]>, taps: &[(&[f32], &[f32])]) 
 
 /// [`accumulate`] for a pixel whose kernel columns all fall inside the image: tap `(i, j)`
 /// of input row `(i, src)` of `rows` reads `src` from `first + j·step`, with weight row
-/// `i·kw + j`. Offsets instead of a tap list: no per-pixel bookkeeping.
+/// `i·kw + j`. Offsets instead of a tap list: no per-pixel bookkeeping. (Building the tap
+/// list by offset and calling [`accumulate`] instead measured 10–15% slower on MobileNetV2's
+/// depthwise layers at batch 16.)
 fn accumulate_inside(
     acc: &mut [f32],
     bias: Option<&[f32]>,

@@ -48,6 +48,8 @@ impl Epilogue {
         match self {
             Epilogue::Linear => finish_rows(rows, bias, residual, width, |v| v),
             Epilogue::Clip { lo, hi } => finish_rows(rows, bias, residual, width, |v| {
+                // Selects (which vectorise) rather than min/max, so that a NaN passes through
+                // and is reported later.
                 let low = if v < lo { lo } else { v };
                 if low > hi {
                     hi
@@ -61,21 +63,8 @@ impl Epilogue {
 
     /// Applies the activation to every value of `rows`.
     pub fn apply(self, rows: &mut [f32]) {
-        match self {
-            Epilogue::Linear => {}
-            Epilogue::Clip { lo, hi } => {
-                // Selects (which vectorise) rather than min/max, so that a NaN passes through
-                // and is reported later.
-                for v in rows {
-                    let low = if *v < lo { lo } else { *v };
-                    *v = if low > hi { hi } else { low };
-                }
-            }
-            Epilogue::Swish => {
-                for v in rows {
-                    *v /= 1.0 + (-*v).exp();
-                }
-            }
+        if self != Epilogue::Linear {
+            self.apply_summed(rows, None, None, 1);
         }
     }
 }

@@ -27,6 +27,9 @@ pub(crate) use geometry::{ZeroPad, NO_PAD};
 pub(crate) use pad::zero_pad;
 pub(crate) use pool::max_pool;
 
+/// f32 values per step of the register-blocked loops: one AVX-512 register.
+const LANES: usize = 16;
+
 /// Number of worker threads the kernels split work across.
 fn threads() -> usize {
     rayon::current_num_threads().max(1)

@@ -117,6 +117,18 @@ fn close(got: &[f32], want: &[f64], what: &str) {
     }
 }
 
+/// `relu6(sum + residual)` value by value (`relu6(sum)` without a residual).
+fn relu6_of_sum(sum: Vec<f64>, residual: Option<&[f32]>) -> Vec<f64> {
+    match residual {
+        Some(r) => sum
+            .iter()
+            .zip(r)
+            .map(|(v, r)| relu6(v + *r as f64))
+            .collect(),
+        None => sum.into_iter().map(relu6).collect(),
+    }
+}
+
 fn relu6(v: f64) -> f64 {
     v.clamp(0.0, 6.0)
 }
@@ -177,11 +189,7 @@ proptest! {
         let y = conv2d(&x, (&kt, with_bias.then_some(&bt)), &c.win, c.pad, (with_residual.then_some(&rt), Epilogue::Clip { lo: 0.0, hi: 6.0 }))
             .unwrap()
             .expect("eligible");
-        let want: Vec<f64> = sum
-            .into_iter()
-            .zip(&residual)
-            .map(|(v, r)| relu6(if with_residual { v + *r as f64 } else { v }))
-            .collect();
+        let want = relu6_of_sum(sum, with_residual.then_some(residual.as_slice()));
         close(&y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), &want, "conv2d");
     }
 
@@ -363,11 +371,7 @@ proptest! {
         let g = Geometry::new(c.dims, &c.win, c.pad).unwrap();
         let sum = direct_conv(&c, &kernel, out_c, with_bias.then_some(bias.as_slice()));
         let residual = values(sum.len(), seed ^ 7);
-        let want: Vec<f64> = sum
-            .into_iter()
-            .zip(&residual)
-            .map(|(v, r)| relu6(if with_residual { v + *r as f64 } else { v }))
-            .collect();
+        let want = relu6_of_sum(sum, with_residual.then_some(residual.as_slice()));
         let mut out = vec![f32::NAN; g.out_pixels() * out_c];
         let weights = (kernel.as_slice(), with_bias.then_some(bias.as_slice()), out_c);
         let finish = (with_residual.then_some(residual.as_slice()), Epilogue::Clip { lo: 0.0, hi: 6.0 });

@@ -20,6 +20,7 @@ use super::epilogue::Epilogue;
 use super::geometry::Geometry;
 use super::host::zeroed;
 use super::matmul::{matmul_strided, Strided};
+use super::LANES;
 
 /// Output tile side.
 const M: usize = 2;
@@ -91,9 +92,6 @@ pub(crate) fn convolve(
     };
     job.run(kernel, out);
 }
-
-/// Lanes per transform step: one AVX-512 register of f32.
-const LANES: usize = 16;
 
 /// `out[a][b] = Σᵢ Σⱼ t[a][i] · t[b][j] · src(i, j)`, where each entry is a vector of `len`
 /// values and `src` gives `None` for a zero vector; `out` holds the `R·R` vectors one after
@@ -208,21 +206,27 @@ struct Scratch {
 }
 
 impl Job<'_> {
+    /// The output pixel where global tile row `r` (image `r / th`, tile row `r % th`) starts;
+    /// for `r` one past the last row, the output's length in pixels.
+    fn first_pixel(&self, r: usize) -> usize {
+        let g = self.g;
+        let th = g.rows.out.div_ceil(M);
+        (r / th * g.rows.out + r % th * M) * g.cols.out
+    }
+
     /// Transforms the kernel, then computes the bands in parallel.
     fn run(&self, kernel: &[f32], out: &mut [f32]) {
         let u = self.transformed_kernel(kernel);
         let g = self.g;
         let (th, tw) = (g.rows.out.div_ceil(M), g.cols.out.div_ceil(M));
-        let row_len = g.cols.out * self.out_c;
-        // Output offset where global tile row `r` (image r / th, tile row r % th) starts.
-        let offset = |r: usize| (r / th * g.rows.out + (r % th * M).min(g.rows.out)) * row_len;
         let band_rows = BAND_TILES.div_ceil(tw).max(1);
         let mut bands = Vec::new();
         let mut rest = out;
         let mut first = 0;
         while first < g.n * th {
             let last = (first + band_rows).min(g.n * th);
-            let (band, tail) = rest.split_at_mut(offset(last) - offset(first));
+            let pixels = self.first_pixel(last) - self.first_pixel(first);
+            let (band, tail) = rest.split_at_mut(pixels * self.out_c);
             bands.push((first..last, band));
             rest = tail;
             first = last;
@@ -293,20 +297,18 @@ impl Job<'_> {
             );
         }
         // Output transform, bias and activation, written where the tile lies.
-        let first_row = rows.start;
-        let base = |r: usize| (r / th * g.rows.out + r % th * M) * g.cols.out;
+        let band_start = self.first_pixel(rows.start);
         for (t, mt) in s.m.chunks_exact(p * o).enumerate() {
-            let r = first_row + t / tw;
+            let r = rows.start + t / tw;
             let product = |i: usize, j: usize| Some(&mt[(i * N + j) * o..(i * N + j + 1) * o]);
             transform(&OUTPUT, product, o, &mut s.tmp, &mut s.y);
             let (oy0, ox0) = (r % th * M, t % tw * M);
             for a in 0..M.min(g.rows.out - oy0) {
                 for bx in 0..M.min(g.cols.out - ox0) {
-                    let px = base(r) - base(first_row) + a * g.cols.out + ox0 + bx;
+                    let px = self.first_pixel(r) - band_start + a * g.cols.out + ox0 + bx;
                     let dst = &mut band[px * o..(px + 1) * o];
                     dst.copy_from_slice(&s.y[(a * M + bx) * o..(a * M + bx + 1) * o]);
-                    // The band's first pixel is pixel `base(first_row)` of the output.
-                    let at = (base(first_row) + px) * o;
+                    let at = (band_start + px) * o;
                     let residual = self.residual.map(|res| &res[at..at + o]);
                     self.epilogue.apply_summed(dst, self.bias, residual, o);
                 }
