@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
 use super::geometry::{Geometry, ZeroPad};
-use super::host::{eligible, par_chunks_filled_with, tensor, with_host, zeroed};
+use super::host::{eligible, par_chunks_filled, par_chunks_filled_with, tensor, with_host, zeroed};
 use super::matmul::{matmul_columns_into, matmul_into};
 use super::threads;
 use super::winograd;
@@ -56,6 +56,9 @@ const TILE_ROWS: usize = 256;
 
 /// Columns of the smallest column block when a short product is split by columns.
 const MIN_BLOCK_COLS: usize = 32;
+
+/// Output rows per task when column blocks are gathered into the output.
+const GATHER_ROWS: usize = 64;
 
 /// The product of a convolution: host input, geometry, kernel, bias, output channels.
 struct Product<'a> {
@@ -109,49 +112,45 @@ impl Product<'_> {
         })
     }
 
-    /// Few output rows (late, weight-heavy layers at batch 1): one im2col block, the output
-    /// channels split into column blocks computed in parallel, so that each thread packs only
-    /// its share of the kernel.
-    fn by_columns(&self, out: &mut [f32], blocks: usize) {
+    /// Few output rows (late, weight-heavy layers at batch 1): the im2col rows built by all
+    /// cores, the output channels split into column blocks computed in parallel (so that each
+    /// thread packs only its share of the kernel), then the blocks gathered into the output
+    /// rows by all cores, with the bias, residual and activation applied on the way.
+    fn by_columns(&self, blocks: usize) -> Vec<f32> {
         let (m, k, out_c) = (self.g.out_pixels(), self.depth(), self.out_c);
         let block;
         let lhs = if self.pointwise() {
             &self.x[..m * k]
         } else {
-            block = {
-                let mut b = vec![0f32; m * k];
-                im2col(self.x, self.g, 0, m, &mut b);
-                b
-            };
+            let rows = m.div_ceil(threads()).max(1);
+            block = par_chunks_filled(m * k, rows * k, |t, part| {
+                im2col(self.x, self.g, t * rows, part.len() / k, part);
+            });
             &block
         };
         let width = out_c.div_ceil(blocks).next_multiple_of(16);
-        // With a residual, the activation waits until the sum is complete.
-        let part_epilogue = match self.residual {
-            Some(_) => Epilogue::Linear,
-            None => self.epilogue,
-        };
-        let parts: Vec<(usize, Vec<f32>)> = (0..out_c.div_ceil(width))
+        let parts: Vec<Vec<f32>> = (0..out_c.div_ceil(width))
             .into_par_iter()
             .map(|b| {
                 let cols = b * width..((b + 1) * width).min(out_c);
-                let w = cols.len();
-                let mut part = vec![0f32; m * w];
-                let bias = self.bias.map(|b| &b[cols.clone()]);
+                let mut part = vec![0f32; m * cols.len()];
                 matmul_columns_into(&mut part, lhs, self.kernel, (m, k, out_c), cols, false, 1);
-                part_epilogue.apply_biased(&mut part, bias, w);
-                (b * width, part)
+                part
             })
             .collect();
-        for (start, part) in parts {
-            let w = part.len() / m.max(1);
-            for (dst, src) in out.chunks_exact_mut(out_c).zip(part.chunks_exact(w)) {
-                dst[start..start + w].copy_from_slice(src);
+        let rows = GATHER_ROWS.min(m.div_ceil(threads()).max(1));
+        par_chunks_filled(m * out_c, rows * out_c, |t, dst| {
+            let first = t * rows;
+            for (r, row) in dst.chunks_exact_mut(out_c).enumerate() {
+                for (b, part) in parts.iter().enumerate() {
+                    let w = part.len() / m;
+                    row[b * width..b * width + w]
+                        .copy_from_slice(&part[(first + r) * w..(first + r + 1) * w]);
+                }
             }
-        }
-        if let Some(residual) = self.residual {
-            self.epilogue.apply_summed(out, None, Some(residual), out_c);
-        }
+            let residual = self.residual.map(|res| &res[first * out_c..][..dst.len()]);
+            self.epilogue.apply_summed(dst, self.bias, residual, out_c);
+        })
     }
 
     /// Runs the convolution.
@@ -159,21 +158,19 @@ impl Product<'_> {
         let m = self.g.out_pixels();
         let threads = threads();
         let row_tiles = m.div_ceil(TILE_ROWS);
-        if winograd::pays(self.g, self.out_c, threads) {
+        if winograd::pays(self.g, self.out_c) {
             let mut out = zeroed(m * self.out_c);
             let weights = (self.kernel, self.bias, self.out_c);
             let finish = (self.residual, self.epilogue);
-            winograd::convolve(self.x, self.g, weights, finish, &mut out);
+            let split = winograd::Split::of(self.g, threads);
+            winograd::convolve(split, self.x, self.g, weights, finish, &mut out);
             out
         } else if row_tiles >= 2 * threads || threads == 1 {
             self.by_rows()
         } else {
-            let mut out = zeroed(m * self.out_c);
-            let blocks = (2 * threads)
-                .min(self.out_c.div_ceil(MIN_BLOCK_COLS))
-                .max(1);
-            self.by_columns(&mut out, blocks);
-            out
+            // One block per thread: each block packs the whole im2col block once more.
+            let blocks = threads.min(self.out_c.div_ceil(MIN_BLOCK_COLS)).max(1);
+            self.by_columns(blocks)
         }
     }
 }

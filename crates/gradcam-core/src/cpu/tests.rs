@@ -7,6 +7,7 @@ use keras_import::Padding;
 use proptest::prelude::*;
 
 use super::geometry::Geometry;
+use super::winograd::Split;
 use super::*;
 use crate::ops::conv::Window2d;
 
@@ -364,7 +365,7 @@ proptest! {
     /// The Winograd path, forced on small shapes (partial edge tiles, every padding), with
     /// bias, an optional residual sum and ReLU6.
     #[test]
-    fn winograd_matches_the_definition((c, out_c) in winograd_case(), seed in any::<u64>(), with_bias in any::<bool>(), with_residual in any::<bool>()) {
+    fn winograd_matches_the_definition((c, out_c) in winograd_case(), seed in any::<u64>(), with_bias in any::<bool>(), with_residual in any::<bool>(), band in 0usize..6) {
         let (n, h, w, cc) = c.dims;
         let kernel = values(9 * cc * out_c, seed);
         let bias = values(out_c, seed ^ 5);
@@ -375,8 +376,9 @@ proptest! {
         let mut out = vec![f32::NAN; g.out_pixels() * out_c];
         let weights = (kernel.as_slice(), with_bias.then_some(bias.as_slice()), out_c);
         let finish = (with_residual.then_some(residual.as_slice()), Epilogue::Clip { lo: 0.0, hi: 6.0 });
-        winograd::convolve(&c.x, &g, weights, finish, &mut out);
-        close(&out, &want, &format!("winograd on {n}×{h}×{w}×{cc}"));
+        let split = if band == 0 { Split::Phases } else { Split::Bands(band) };
+        winograd::convolve(split, &c.x, &g, weights, finish, &mut out);
+        close(&out, &want, &format!("winograd ({split:?}) on {n}×{h}×{w}×{cc}"));
     }
 }
 
@@ -403,6 +405,7 @@ fn winograd_is_as_accurate_as_the_direct_product_over_wide_channels() {
     let g = Geometry::new(c.dims, &c.win, c.pad).unwrap();
     let mut fast = vec![f32::NAN; g.out_pixels() * out_c];
     winograd::convolve(
+        Split::of(&g, 2),
         &c.x,
         &g,
         (&kernel, None, out_c),
@@ -427,19 +430,23 @@ fn winograd_is_as_accurate_as_the_direct_product_over_wide_channels() {
 }
 
 /// The Winograd path follows the shape: taken with enough tiles over wide channels, not for
-/// too few tiles, narrow channels or another window.
+/// too few tiles, narrow channels or another window; split in bands only with two bands per
+/// core.
 #[test]
 fn winograd_is_taken_by_shape() {
     let win = |k: usize, s: usize| Window2d::new([k, k], [s, s], [1, 1], Padding::Same);
-    let pays = |dims, w: &Window2d, out_c| {
-        winograd::pays(&Geometry::new(dims, w, NO_PAD).unwrap(), out_c, 2)
-    };
+    let pays =
+        |dims, w: &Window2d, out_c| winograd::pays(&Geometry::new(dims, w, NO_PAD).unwrap(), out_c);
     assert!(pays((16, 7, 7, 512), &win(3, 1), 512));
     assert!(pays((1, 56, 56, 64), &win(3, 1), 64));
-    assert!(!pays((1, 28, 28, 128), &win(3, 1), 128));
+    assert!(pays((1, 28, 28, 128), &win(3, 1), 128));
+    assert!(!pays((1, 14, 14, 256), &win(3, 1), 256));
     assert!(!pays((16, 56, 56, 16), &win(3, 1), 64));
     assert!(!pays((16, 56, 56, 64), &win(3, 2), 64));
     assert!(!pays((16, 56, 56, 64), &win(5, 1), 64));
+    let split = |dims| Split::of(&Geometry::new(dims, &win(3, 1), NO_PAD).unwrap(), 2);
+    assert_eq!(split((1, 56, 56, 64)), Split::Bands(64));
+    assert_eq!(split((1, 28, 28, 128)), Split::Phases);
 }
 
 proptest! {

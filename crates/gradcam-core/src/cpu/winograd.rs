@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
 use super::geometry::Geometry;
-use super::host::zeroed;
+use super::host::{par_chunks_filled, par_chunks_filled_with, zeroed};
 use super::matmul::{matmul_strided, Strided};
 use super::LANES;
 
@@ -47,11 +47,12 @@ const KERNEL: [[f32; 3]; N] = [
 /// Output transform `Aᵀ`.
 const OUTPUT: [[f32; N]; M] = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]];
 
-/// Fewest tiles for the Winograd path: enough bands of [`BAND_TILES`] for every core, so
-/// that each band's products are long enough to pay for packing the transformed kernel.
-const MIN_TILES: usize = 256;
+/// Fewest tiles for the Winograd path. Below it the transformed kernel, computed at each
+/// call, costs more than the products save: ResNet50's 14×14 layers at batch 1 (49 tiles)
+/// measured 1.37 ms against 1.30 direct, its 28×28 ones (196 tiles) 0.93 against 1.50.
+const MIN_TILES: usize = 128;
 
-/// Tiles per band (rounded to whole tile rows).
+/// Tiles per band (rounded to whole tile rows) when the tiles are cut into bands.
 const BAND_TILES: usize = 64;
 
 /// Narrowest channel counts for the Winograd path: below them the transforms, whose cost
@@ -60,22 +61,43 @@ const MIN_CHANNELS: usize = 32;
 
 /// Whether a convolution of geometry `g` into `out_c` channels takes the Winograd path: a
 /// 3×3 stride-1 undilated window over wide enough channels, with enough tiles.
-pub(crate) fn pays(g: &Geometry, out_c: usize, threads: usize) -> bool {
+pub(crate) fn pays(g: &Geometry, out_c: usize) -> bool {
     let w = &g.win;
     let three_by_three = [w.h, w.w]
         .iter()
         .all(|a| a.kernel == 3 && a.stride == 1 && a.dilation == 1);
     let tiles = g.n * g.rows.out.div_ceil(M) * g.cols.out.div_ceil(M);
-    three_by_three
-        && g.c >= MIN_CHANNELS
-        && out_c >= MIN_CHANNELS
-        && tiles >= MIN_TILES.max(threads * BAND_TILES * 2)
+    three_by_three && g.c >= MIN_CHANNELS && out_c >= MIN_CHANNELS && tiles >= MIN_TILES
+}
+
+/// How the work of one Winograd convolution is split across the cores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Split {
+    /// Bands of about this many tiles (whole tile rows), each done start to end by one task:
+    /// its tiles stay in cache from the input transform to the output.
+    Bands(usize),
+    /// Every tile's input transform, then the 16 products, then the output transform, each
+    /// phase split across the cores: for too few tiles to give every core two bands.
+    Phases,
+}
+
+impl Split {
+    /// The split for a convolution of geometry `g` on `threads` cores.
+    pub fn of(g: &Geometry, threads: usize) -> Split {
+        let tiles = g.n * g.rows.out.div_ceil(M) * g.cols.out.div_ceil(M);
+        if tiles >= threads * BAND_TILES * 2 {
+            Split::Bands(BAND_TILES)
+        } else {
+            Split::Phases
+        }
+    }
 }
 
 /// The convolution of host input `x` (geometry `g`, a 3×3 stride-1 undilated window) with
 /// `kernel [3·3·C, O]` and bias, plus `residual` (of the output's shape) if any, then
-/// `epilogue`, into the NHWC output `out`.
+/// `epilogue`, into the NHWC output `out`, the work split by `split`.
 pub(crate) fn convolve(
+    split: Split,
     x: &[f32],
     g: &Geometry,
     (kernel, bias, out_c): (&[f32], Option<&[f32]>, usize),
@@ -90,7 +112,7 @@ pub(crate) fn convolve(
         out_c,
         epilogue,
     };
-    job.run(kernel, out);
+    job.run(kernel, split, out);
 }
 
 /// `out[a][b] = Σᵢ Σⱼ t[a][i] · t[b][j] · src(i, j)`, where each entry is a vector of `len`
@@ -214,17 +236,41 @@ impl Job<'_> {
         (r / th * g.rows.out + r % th * M) * g.cols.out
     }
 
-    /// Transforms the kernel, then computes the bands in parallel.
-    fn run(&self, kernel: &[f32], out: &mut [f32]) {
+    /// Transforms the kernel, then computes the output as `split` says.
+    fn run(&self, kernel: &[f32], split: Split, out: &mut [f32]) {
         let u = self.transformed_kernel(kernel);
-        let g = self.g;
-        let (th, tw) = (g.rows.out.div_ceil(M), g.cols.out.div_ceil(M));
-        let band_rows = BAND_TILES.div_ceil(tw).max(1);
+        match split {
+            Split::Bands(tiles) => {
+                let band_rows = tiles.div_ceil(self.tile_grid().1).max(1);
+                self.bands(band_rows, out).into_par_iter().for_each_init(
+                    Scratch::default,
+                    |s, (rows, band)| {
+                        self.band(&u, rows, band, s);
+                    },
+                );
+            }
+            Split::Phases => self.by_phases(&u, out),
+        }
+    }
+
+    /// Tile rows and tile columns of one image.
+    fn tile_grid(&self) -> (usize, usize) {
+        (self.g.rows.out.div_ceil(M), self.g.cols.out.div_ceil(M))
+    }
+
+    /// `out` cut into bands of `band_rows` global tile rows: each band's tile rows and its
+    /// (contiguous) share of the output.
+    fn bands<'o>(
+        &self,
+        band_rows: usize,
+        out: &'o mut [f32],
+    ) -> Vec<(std::ops::Range<usize>, &'o mut [f32])> {
+        let total = self.g.n * self.tile_grid().0;
         let mut bands = Vec::new();
         let mut rest = out;
         let mut first = 0;
-        while first < g.n * th {
-            let last = (first + band_rows).min(g.n * th);
+        while first < total {
+            let last = (first + band_rows).min(total);
             let pixels = self.first_pixel(last) - self.first_pixel(first);
             let (band, tail) = rest.split_at_mut(pixels * self.out_c);
             bands.push((first..last, band));
@@ -232,9 +278,42 @@ impl Job<'_> {
             first = last;
         }
         bands
+    }
+
+    /// Few tiles (late layers at batch 1): every tile's input transform, then the 16
+    /// position-wise products, then the output transform, each phase split across the cores.
+    fn by_phases(&self, u: &[f32], out: &mut [f32]) {
+        let (g, c, o, p) = (self.g, self.g.c, self.out_c, N * N);
+        let (th, tw) = self.tile_grid();
+        let tiles = g.n * th * tw;
+        let per_task = tiles.div_ceil(4 * super::threads()).max(1);
+        let v = par_chunks_filled_with(
+            tiles * p * c,
+            per_task * p * c,
+            || vec![[0f32; LANES]; N * N],
+            |tmp, i, part| {
+                for (t, v) in part.chunks_exact_mut(p * c).enumerate() {
+                    self.input_tile(i * per_task + t, tw, tmp, v);
+                }
+            },
+        );
+        // Products `[position][tile][O]`, one position per task.
+        let m = par_chunks_filled(p * tiles * o, tiles * o, |q, mq| {
+            matmul_strided(
+                Strided::new(mq, o),
+                (&v[q * c..], p * c),
+                (&u[q * o..], p * o),
+                (tiles, c, o),
+                false,
+                1,
+            );
+        });
+        self.bands(1, out)
             .into_par_iter()
             .for_each_init(Scratch::default, |s, (rows, band)| {
-                self.band(&u, rows, tw, band, s);
+                let first = rows.start * tw;
+                let product = |t: usize, q: usize| &m[(q * tiles + first + t) * o..][..o];
+                self.output_tiles(rows, product, band, s);
             });
     }
 
@@ -255,53 +334,48 @@ impl Job<'_> {
         u
     }
 
-    /// The output of global tile rows `rows` (each `tw` tiles) into `band`.
-    fn band(
+    /// The input transform of global tile `t` (tile rows of `tw` tiles) into `v`
+    /// (`[position][C]`).
+    fn input_tile(&self, t: usize, tw: usize, tmp: &mut [[f32; LANES]], v: &mut [f32]) {
+        let (g, c) = (self.g, self.g.c);
+        let th = self.tile_grid().0;
+        let r = t / tw;
+        let (b, y0, x0) = (r / th, (r % th * M) as isize, (t % tw * M) as isize);
+        let (top, left) = (g.rows.before as isize, g.cols.before as isize);
+        let pixel = |i: usize, j: usize| {
+            let (y, x) = (y0 + i as isize - top, x0 + j as isize - left);
+            ((0..g.h as isize).contains(&y) && (0..g.w as isize).contains(&x)).then(|| {
+                let at = ((b * g.h + y as usize) * g.w + x as usize) * c;
+                &self.x[at..at + c]
+            })
+        };
+        transform(&INPUT, pixel, c, tmp, v);
+    }
+
+    /// The output of global tile rows `rows` into `band`: `product(t, q)` is the product at
+    /// position `q` of the band's tile `t`. Output transform, bias, residual and activation,
+    /// written where each tile lies.
+    fn output_tiles<'m>(
         &self,
-        u: &[f32],
         rows: std::ops::Range<usize>,
-        tw: usize,
+        product: impl Fn(usize, usize) -> &'m [f32],
         band: &mut [f32],
         s: &mut Scratch,
     ) {
-        let (g, c, o, p) = (self.g, self.g.c, self.out_c, N * N);
-        let th = g.rows.out.div_ceil(M);
-        let tiles = rows.len() * tw;
-        s.v.resize(tiles * p * c, 0.0);
-        s.m.resize(tiles * p * o, 0.0);
+        let (g, o) = (self.g, self.out_c);
+        let (th, tw) = self.tile_grid();
         s.y.resize(M * M * o, 0.0);
         s.tmp.resize(N * N, [0.0; LANES]);
-        // Input transform of every tile of the band.
-        for (t, v) in s.v.chunks_exact_mut(p * c).enumerate() {
-            let r = rows.start + t / tw;
-            let (b, y0, x0) = (r / th, (r % th * M) as isize, (t % tw * M) as isize);
-            let (top, left) = (g.rows.before as isize, g.cols.before as isize);
-            let pixel = |i: usize, j: usize| {
-                let (y, x) = (y0 + i as isize - top, x0 + j as isize - left);
-                ((0..g.h as isize).contains(&y) && (0..g.w as isize).contains(&x)).then(|| {
-                    let at = ((b * g.h + y as usize) * g.w + x as usize) * c;
-                    &self.x[at..at + c]
-                })
-            };
-            transform(&INPUT, pixel, c, &mut s.tmp, v);
-        }
-        // One product per position: [tiles × C] · [C × O].
-        for q in 0..p {
-            matmul_strided(
-                Strided::new(&mut s.m[q * o..], p * o),
-                (&s.v[q * c..], p * c),
-                (&u[q * o..], p * o),
-                (tiles, c, o),
-                false,
-                1,
-            );
-        }
-        // Output transform, bias and activation, written where the tile lies.
         let band_start = self.first_pixel(rows.start);
-        for (t, mt) in s.m.chunks_exact(p * o).enumerate() {
+        for t in 0..rows.len() * tw {
             let r = rows.start + t / tw;
-            let product = |i: usize, j: usize| Some(&mt[(i * N + j) * o..(i * N + j + 1) * o]);
-            transform(&OUTPUT, product, o, &mut s.tmp, &mut s.y);
+            transform(
+                &OUTPUT,
+                |i, j| Some(product(t, i * N + j)),
+                o,
+                &mut s.tmp,
+                &mut s.y,
+            );
             let (oy0, ox0) = (r % th * M, t % tw * M);
             for a in 0..M.min(g.rows.out - oy0) {
                 for bx in 0..M.min(g.cols.out - ox0) {
@@ -314,5 +388,33 @@ impl Job<'_> {
                 }
             }
         }
+    }
+
+    /// The output of global tile rows `rows` into `band`, all in this task: input transform
+    /// of the band's tiles, the 16 products, then [`Job::output_tiles`].
+    fn band(&self, u: &[f32], rows: std::ops::Range<usize>, band: &mut [f32], s: &mut Scratch) {
+        let (c, o, p) = (self.g.c, self.out_c, N * N);
+        let tw = self.tile_grid().1;
+        let tiles = rows.len() * tw;
+        s.v.resize(tiles * p * c, 0.0);
+        s.m.resize(tiles * p * o, 0.0);
+        s.tmp.resize(N * N, [0.0; LANES]);
+        for (t, v) in s.v.chunks_exact_mut(p * c).enumerate() {
+            self.input_tile(rows.start * tw + t, tw, &mut s.tmp, v);
+        }
+        // One product per position: [tiles × C] · [C × O].
+        for q in 0..p {
+            matmul_strided(
+                Strided::new(&mut s.m[q * o..], p * o),
+                (&s.v[q * c..], p * c),
+                (&u[q * o..], p * o),
+                (tiles, c, o),
+                false,
+                1,
+            );
+        }
+        let m = std::mem::take(&mut s.m);
+        self.output_tiles(rows, |t, q| &m[(t * p + q) * o..][..o], band, s);
+        s.m = m;
     }
 }
