@@ -284,6 +284,7 @@ pub(crate) fn evaluate(
             Layer::Conv {
                 win,
                 kernel,
+                kept,
                 grouped,
                 bias,
             },
@@ -299,7 +300,7 @@ pub(crate) fn evaluate(
                 with_epilogue(
                     fusion,
                     act,
-                    |ep| cpu::conv2d(x, (kernel, bias), win, fusion.pad, (None, ep)),
+                    |ep| cpu::conv2d(x, (kernel, bias, Some(kept)), win, fusion.pad, (None, ep)),
                     || conv::conv2d(&zero_padded(x, fusion.pad)?, kernel, bias, win),
                 )
             };
@@ -341,7 +342,7 @@ pub(crate) fn evaluate(
                 |ep| {
                     cpu::conv2d(
                         &d,
-                        (pointwise, bias),
+                        (pointwise, bias, None),
                         &pointwise_window(),
                         NO_PAD,
                         (None, ep),

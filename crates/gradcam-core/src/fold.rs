@@ -14,7 +14,7 @@
 use candle_core::Tensor;
 use keras_import::{Activation, BinaryOp, Graph, NodeId, Op, Operand};
 
-use crate::cpu::{Epilogue, ZeroPad, NO_PAD};
+use crate::cpu::{Epilogue, KeptTransform, ZeroPad, NO_PAD};
 
 use crate::error::{CamError, ErrorKind, Result};
 use crate::prepare::Layer;
@@ -186,6 +186,7 @@ fn fold_layer(layer: &Layer, scale: &Tensor, shift: &Tensor) -> Result<Option<La
             kernel,
             grouped,
             bias,
+            ..
         } => {
             let kernel = if *grouped {
                 let (g, _, og) = kernel.dims3()?;
@@ -196,6 +197,7 @@ fn fold_layer(layer: &Layer, scale: &Tensor, shift: &Tensor) -> Result<Option<La
             Some(Layer::Conv {
                 win: *win,
                 kernel,
+                kept: KeptTransform::default(),
                 grouped: *grouped,
                 bias: new_bias(bias)?,
             })

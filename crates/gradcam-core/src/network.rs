@@ -465,6 +465,7 @@ impl Network {
             Layer::Conv {
                 win,
                 kernel,
+                kept,
                 bias,
                 grouped: false,
             },
@@ -482,7 +483,7 @@ impl Network {
         let pad = self.folding.pad_for(conv, target);
         cpu::conv2d(
             x,
-            (kernel, bias.as_ref()),
+            (kernel, bias.as_ref(), Some(kept)),
             win,
             pad,
             (Some(other), epilogue),

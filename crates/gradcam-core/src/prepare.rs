@@ -4,6 +4,7 @@
 use candle_core::{Device, Tensor};
 use keras_import::{Graph, Node, Op, Weight};
 
+use crate::cpu::KeptTransform;
 use crate::error::{CamError, ErrorKind, Result};
 use crate::ops::conv::Window2d;
 
@@ -16,6 +17,8 @@ pub(crate) enum Layer {
     Conv {
         win: Window2d,
         kernel: Tensor,
+        /// The kernel's Winograd transform, once a call has computed it.
+        kept: KeptTransform,
         grouped: bool,
         bias: Option<Tensor>,
     },
@@ -218,6 +221,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
             Layer::Conv {
                 win: Window2d::new(p.kernel, p.strides, p.dilation, p.padding),
                 kernel,
+                kept: KeptTransform::default(),
                 grouped: groups > 1,
                 bias,
             }

@@ -74,14 +74,20 @@ fn load(bytes: Cow<'_, [u8]>, file: &str) -> Result<Model> {
 /// Detects the container and reads the config and weights from it.
 fn read_parts(bytes: Cow<'_, [u8]>, file: &str) -> Result<ModelParts> {
     match detect(&bytes, file)? {
-        Container::Zip => read_keras_archive(&bytes, file),
+        Container::Zip => {
+            let archive = KerasArchive::read(&bytes, file)?;
+            // The members are copies: the archive's own bytes (as large as the weights) are
+            // released before the weights are decoded, so the two are never held with them.
+            drop(bytes);
+            read_keras_archive(archive, file)
+        }
         Container::Hdf5 => read_h5_model(bytes.into_owned(), file),
     }
 }
 
-/// Reads a `.keras` archive: `metadata.json`, `config.json`, then `model.weights.h5`.
-fn read_keras_archive(bytes: &[u8], file: &str) -> Result<ModelParts> {
-    let archive = KerasArchive::read(bytes, file)?;
+/// Reads the members of a `.keras` archive: `metadata.json`, `config.json`, then
+/// `model.weights.h5`.
+fn read_keras_archive(archive: KerasArchive, file: &str) -> Result<ModelParts> {
     let keras_version = match &archive.metadata {
         Some(metadata) => metadata_keras_version(metadata, file)?,
         None => None,

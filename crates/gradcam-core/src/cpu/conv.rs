@@ -3,6 +3,8 @@
 //! values per kernel position, zeros for padding) and multiplies it by the `[kh·kw·C, O]`
 //! kernel with `gemm`, starting from the bias, then applies the activation.
 
+use std::borrow::Cow;
+
 use candle_core::Tensor;
 use rayon::prelude::*;
 
@@ -11,7 +13,7 @@ use super::geometry::{Geometry, ZeroPad};
 use super::host::{eligible, par_chunks_filled, par_chunks_filled_with, tensor, with_host, zeroed};
 use super::matmul::{matmul_columns_into, matmul_into};
 use super::threads;
-use super::winograd;
+use super::winograd::{self, KeptTransform};
 use crate::error::Result;
 use crate::ops::conv::Window2d;
 
@@ -70,6 +72,8 @@ struct Product<'a> {
     residual: Option<&'a [f32]>,
     out_c: usize,
     epilogue: Epilogue,
+    /// Where the kernel's Winograd transform is kept between calls, if the layer keeps one.
+    kept: Option<&'a KeptTransform>,
 }
 
 impl Product<'_> {
@@ -158,9 +162,15 @@ impl Product<'_> {
         let m = self.g.out_pixels();
         let threads = threads();
         let row_tiles = m.div_ceil(TILE_ROWS);
-        if winograd::pays(self.g, self.out_c) {
-            let mut out = zeroed(m * self.out_c);
-            let weights = (self.kernel, self.bias, self.out_c);
+        let (c, o) = (self.g.c, self.out_c);
+        let kept = self.kept.filter(|_| KeptTransform::keeps(c, o));
+        if winograd::pays(self.g, o, kept.is_some()) {
+            let u = match kept {
+                Some(k) => k.of(self.kernel, c, o),
+                None => Cow::Owned(winograd::transformed_kernel(self.kernel, c, o)),
+            };
+            let mut out = zeroed(m * o);
+            let weights = (&u[..], self.bias, o);
             let finish = (self.residual, self.epilogue);
             let split = winograd::Split::of(self.g, threads);
             winograd::convolve(split, self.x, self.g, weights, finish, &mut out);
@@ -176,11 +186,11 @@ impl Product<'_> {
 }
 
 /// Dense convolution of NHWC `x`, zero-padded by `pad`, with `kernel [kh·kw·C, O]` on the
-/// CPU fast path, with the bias, `residual` (a tensor of the output's shape, added before the
+/// CPU fast path (its Winograd transform kept in `kept` when given), with the bias, `residual` (a tensor of the output's shape, added before the
 /// activation) and `epilogue` fused; `None` when `x` or `residual` is not eligible.
 pub(crate) fn conv2d(
     x: &Tensor,
-    (kernel, bias): (&Tensor, Option<&Tensor>),
+    (kernel, bias, kept): (&Tensor, Option<&Tensor>, Option<&KeptTransform>),
     win: &Window2d,
     pad: ZeroPad,
     (residual, epilogue): (Option<&Tensor>, Epilogue),
@@ -212,6 +222,7 @@ pub(crate) fn conv2d(
             residual,
             out_c,
             epilogue,
+            kept,
         }
         .run()
     })?;

@@ -3,10 +3,14 @@
 //! convolutions run straight on host buffers: one im2col tile per task, one `gemm` call,
 //! bias and activation applied while the tile is still in cache, tasks spread over all cores.
 //!
-//! Every entry point returns `None` when its input is not an untracked, contiguous-able f32
+//! One entry point serves the tracked part instead: [`matmul_by_constant`], a product by a
+//! layer's weights whose backward pass skips the weights' gradient.
+//!
+//! Every other entry point returns `None` when its input is not an untracked, contiguous-able f32
 //! CPU tensor, and the caller falls back to the device-generic candle formulation.
 
 mod add;
+mod constant_product;
 mod conv;
 mod depthwise;
 mod epilogue;
@@ -19,6 +23,7 @@ mod pool;
 mod winograd;
 
 pub(crate) use add::add;
+pub(crate) use constant_product::matmul_by_constant;
 pub(crate) use conv::conv2d;
 pub(crate) use depthwise::depthwise_conv2d;
 pub(crate) use epilogue::Epilogue;
@@ -26,6 +31,7 @@ pub(crate) use expanded::{expanded_depthwise_conv2d, expansion_pays, Expansion};
 pub(crate) use geometry::{ZeroPad, NO_PAD};
 pub(crate) use pad::zero_pad;
 pub(crate) use pool::max_pool;
+pub(crate) use winograd::KeptTransform;
 
 /// f32 values per step of the register-blocked loops: one AVX-512 register.
 const LANES: usize = 16;

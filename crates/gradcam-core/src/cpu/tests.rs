@@ -187,7 +187,7 @@ proptest! {
         let residual = values(sum.len(), seed ^ 7);
         let g = Geometry::new(c.dims, &c.win, c.pad).unwrap();
         let rt = tensor(&residual, &[n, g.rows.out, g.cols.out, out_c]);
-        let y = conv2d(&x, (&kt, with_bias.then_some(&bt)), &c.win, c.pad, (with_residual.then_some(&rt), Epilogue::Clip { lo: 0.0, hi: 6.0 }))
+        let y = conv2d(&x, (&kt, with_bias.then_some(&bt), None), &c.win, c.pad, (with_residual.then_some(&rt), Epilogue::Clip { lo: 0.0, hi: 6.0 }))
             .unwrap()
             .expect("eligible");
         let want = relu6_of_sum(sum, with_residual.then_some(residual.as_slice()));
@@ -267,7 +267,7 @@ fn many_rows_take_the_row_split_and_still_match() {
     let residual = values(40 * 40 * out_c, 12);
     let y = conv2d(
         &tensor(&c.x, &[1, 40, 40, 3]),
-        (&tensor(&kernel, &[27, out_c]), None),
+        (&tensor(&kernel, &[27, out_c]), None, None),
         &c.win,
         NO_PAD,
         (
@@ -296,7 +296,7 @@ fn tracked_or_non_cpu_inputs_are_left_to_the_generic_path() {
     let k = tensor(&values(8, 2), &[4, 2]);
     let y = x.as_tensor().affine(2.0, 0.0).unwrap();
     assert!(
-        conv2d(&y, (&k, None), &win, NO_PAD, (None, Epilogue::Linear))
+        conv2d(&y, (&k, None, None), &win, NO_PAD, (None, Epilogue::Linear))
             .unwrap()
             .is_none()
     );
@@ -304,7 +304,7 @@ fn tracked_or_non_cpu_inputs_are_left_to_the_generic_path() {
     let tracked_residual = y.narrow(3, 0, 2).unwrap();
     assert!(conv2d(
         &fine,
-        (&k, None),
+        (&k, None, None),
         &win,
         NO_PAD,
         (Some(&tracked_residual), Epilogue::Linear)
@@ -374,7 +374,8 @@ proptest! {
         let residual = values(sum.len(), seed ^ 7);
         let want = relu6_of_sum(sum, with_residual.then_some(residual.as_slice()));
         let mut out = vec![f32::NAN; g.out_pixels() * out_c];
-        let weights = (kernel.as_slice(), with_bias.then_some(bias.as_slice()), out_c);
+        let u = winograd::transformed_kernel(&kernel, cc, out_c);
+        let weights = (u.as_slice(), with_bias.then_some(bias.as_slice()), out_c);
         let finish = (with_residual.then_some(residual.as_slice()), Epilogue::Clip { lo: 0.0, hi: 6.0 });
         let split = if band == 0 { Split::Phases } else { Split::Bands(band) };
         winograd::convolve(split, &c.x, &g, weights, finish, &mut out);
@@ -408,19 +409,29 @@ fn winograd_is_as_accurate_as_the_direct_product_over_wide_channels() {
         Split::of(&g, 2),
         &c.x,
         &g,
-        (&kernel, None, out_c),
+        (
+            &winograd::transformed_kernel(&kernel, cc, out_c),
+            None,
+            out_c,
+        ),
         (None, Epilogue::Linear),
         &mut fast,
     );
     let k = tensor(&kernel, &[9 * cc, out_c]);
     let x = tensor(&c.x, &[n, h, w, cc]);
-    let direct = conv2d(&x, (&k, None), &c.win, NO_PAD, (None, Epilogue::Linear))
-        .unwrap()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let direct = conv2d(
+        &x,
+        (&k, None, None),
+        &c.win,
+        NO_PAD,
+        (None, Epilogue::Linear),
+    )
+    .unwrap()
+    .unwrap()
+    .flatten_all()
+    .unwrap()
+    .to_vec1::<f32>()
+    .unwrap();
     let rms = (want.iter().map(|w| w * w).sum::<f64>() / want.len() as f64).sqrt();
     let (fast, direct) = (worst(&fast) / rms, worst(&direct) / rms);
     assert!(
@@ -435,18 +446,97 @@ fn winograd_is_as_accurate_as_the_direct_product_over_wide_channels() {
 #[test]
 fn winograd_is_taken_by_shape() {
     let win = |k: usize, s: usize| Window2d::new([k, k], [s, s], [1, 1], Padding::Same);
-    let pays =
-        |dims, w: &Window2d, out_c| winograd::pays(&Geometry::new(dims, w, NO_PAD).unwrap(), out_c);
+    let pays = |dims, w: &Window2d, out_c| {
+        winograd::pays(&Geometry::new(dims, w, NO_PAD).unwrap(), out_c, false)
+    };
     assert!(pays((16, 7, 7, 512), &win(3, 1), 512));
     assert!(pays((1, 56, 56, 64), &win(3, 1), 64));
     assert!(pays((1, 28, 28, 128), &win(3, 1), 128));
     assert!(!pays((1, 14, 14, 256), &win(3, 1), 256));
+    let kept = |dims, out_c| {
+        winograd::pays(
+            &Geometry::new(dims, &win(3, 1), NO_PAD).unwrap(),
+            out_c,
+            true,
+        )
+    };
+    assert!(
+        kept((1, 14, 14, 256), 256),
+        "49 tiles pay with a kept transform"
+    );
+    assert!(!kept((1, 7, 7, 256), 256), "16 tiles do not");
     assert!(!pays((16, 56, 56, 16), &win(3, 1), 64));
     assert!(!pays((16, 56, 56, 64), &win(3, 2), 64));
     assert!(!pays((16, 56, 56, 64), &win(5, 1), 64));
     let split = |dims| Split::of(&Geometry::new(dims, &win(3, 1), NO_PAD).unwrap(), 2);
     assert_eq!(split((1, 56, 56, 64)), Split::Bands(64));
     assert_eq!(split((1, 28, 28, 128)), Split::Phases);
+}
+
+/// A layer's kept transform is computed once, at the first call, and served from then on
+/// (the kernel is the layer's own, so a later kernel is not looked at); a transform too
+/// large to keep is computed at every call.
+#[test]
+fn kept_transforms_are_computed_once_and_only_when_small() {
+    let (c, o) = (8, 16);
+    let (first, second) = (values(9 * c * o, 31), values(9 * c * o, 32));
+    let kept = KeptTransform::default();
+    let want = winograd::transformed_kernel(&first, c, o);
+    assert_eq!(*kept.of(&first, c, o), want[..]);
+    assert_eq!(
+        *kept.of(&second, c, o),
+        want[..],
+        "served from the kept copy"
+    );
+    let (c, o) = (512, 512);
+    let (first, second) = (values(9 * c * o, 33), values(9 * c * o, 34));
+    let large = KeptTransform::default();
+    let _ = large.of(&first, c, o);
+    assert_eq!(
+        *large.of(&second, c, o),
+        winograd::transformed_kernel(&second, c, o)[..],
+        "too large to keep: computed again"
+    );
+}
+
+/// A convolution through a layer's kept transform (49 tiles: the Winograd path only because
+/// the transform is kept) matches the definition at the first call and at the next.
+#[test]
+fn convolutions_with_a_kept_transform_match_the_definition() {
+    let (n, h, w, cc, out_c) = (1, 14, 14, 64, 48);
+    let c = Case {
+        dims: (n, h, w, cc),
+        win: Window2d::new([3, 3], [1, 1], [1, 1], Padding::Same),
+        pad: NO_PAD,
+        x: values(n * h * w * cc, 35),
+    };
+    let kernel = values(9 * cc * out_c, 36);
+    let bias = values(out_c, 37);
+    let want = direct_conv(&c, &kernel, out_c, Some(&bias));
+    let (x, k, b) = (
+        tensor(&c.x, &[n, h, w, cc]),
+        tensor(&kernel, &[9 * cc, out_c]),
+        tensor(&bias, &[out_c]),
+    );
+    let kept = KeptTransform::default();
+    for call in ["first", "second"] {
+        let y = conv2d(
+            &x,
+            (&k, Some(&b), Some(&kept)),
+            &c.win,
+            NO_PAD,
+            (None, Epilogue::Linear),
+        )
+        .unwrap()
+        .expect("eligible");
+        close(
+            &y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            &want,
+            call,
+        );
+    }
+    let g = Geometry::new(c.dims, &c.win, NO_PAD).unwrap();
+    assert!(winograd::pays(&g, out_c, true) && !winograd::pays(&g, out_c, false));
 }
 
 proptest! {

@@ -14,6 +14,9 @@
 //! The tiles are cut into bands of whole tile rows, each band's output a contiguous range of
 //! the NHWC output; bands run in parallel, each with its transformed tiles in cache.
 
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
 use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
@@ -47,10 +50,51 @@ const KERNEL: [[f32; 3]; N] = [
 /// Output transform `Aᵀ`.
 const OUTPUT: [[f32; N]; M] = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]];
 
-/// Fewest tiles for the Winograd path. Below it the transformed kernel, computed at each
-/// call, costs more than the products save: ResNet50's 14×14 layers at batch 1 (49 tiles)
-/// measured 1.37 ms against 1.30 direct, its 28×28 ones (196 tiles) 0.93 against 1.50.
+/// Fewest tiles for the Winograd path when the transformed kernel is computed at the call:
+/// below it that transform costs more than the products save (ResNet50's 14×14 layers at
+/// batch 1, 49 tiles, measured 1.37 ms against 1.30 direct; its 28×28 ones, 196 tiles, 0.93
+/// against 1.50).
 const MIN_TILES: usize = 128;
+
+/// Fewest tiles for the Winograd path with the transformed kernel kept from an earlier call.
+const MIN_TILES_KEPT: usize = 32;
+
+/// Largest `C · O` whose transformed kernel is kept between calls (4 MB: ResNet50's fourth
+/// stage, 30 MB for all its kept layers): past it the per-call transform is small next to the
+/// products, and keeping it would cost more memory than it saves time.
+const MAX_KEPT_PAIRS: usize = 256 * 256;
+
+/// A convolution kernel's Winograd transform, computed at the first call that needs it and
+/// kept by the layer that owns the kernel (shared by its clones, which hold the same kernel).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeptTransform(Arc<OnceLock<Vec<f32>>>);
+
+impl KeptTransform {
+    /// The transform of `kernel [3·3·C, O]`: the kept one, else computed now (and kept when
+    /// [`MAX_KEPT_PAIRS`] allows).
+    pub fn of<'a>(&'a self, kernel: &[f32], c: usize, o: usize) -> Cow<'a, [f32]> {
+        let fits = |u: &Vec<f32>| u.len() == c * N * N * o;
+        if let Some(u) = self.0.get().filter(|u| fits(u)) {
+            return Cow::Borrowed(u);
+        }
+        let u = transformed_kernel(kernel, c, o);
+        if c * o > MAX_KEPT_PAIRS {
+            return Cow::Owned(u);
+        }
+        // Set outside the lock: a concurrent first call computes its own copy and drops it.
+        let _ = self.0.set(u);
+        match self.0.get().filter(|u| fits(u)) {
+            Some(u) => Cow::Borrowed(u),
+            None => Cow::Owned(transformed_kernel(kernel, c, o)),
+        }
+    }
+
+    /// Whether a transform of `C · O` values' kernel would be kept (then [`pays`] takes fewer
+    /// tiles).
+    pub fn keeps(c: usize, o: usize) -> bool {
+        c * o <= MAX_KEPT_PAIRS
+    }
+}
 
 /// Tiles per band (rounded to whole tile rows) when the tiles are cut into bands.
 const BAND_TILES: usize = 64;
@@ -60,14 +104,16 @@ const BAND_TILES: usize = 64;
 const MIN_CHANNELS: usize = 32;
 
 /// Whether a convolution of geometry `g` into `out_c` channels takes the Winograd path: a
-/// 3×3 stride-1 undilated window over wide enough channels, with enough tiles.
-pub(crate) fn pays(g: &Geometry, out_c: usize) -> bool {
+/// 3×3 stride-1 undilated window over wide enough channels, with enough tiles (fewer when
+/// the transformed kernel is `kept`).
+pub(crate) fn pays(g: &Geometry, out_c: usize, kept: bool) -> bool {
     let w = &g.win;
     let three_by_three = [w.h, w.w]
         .iter()
         .all(|a| a.kernel == 3 && a.stride == 1 && a.dilation == 1);
     let tiles = g.n * g.rows.out.div_ceil(M) * g.cols.out.div_ceil(M);
-    three_by_three && g.c >= MIN_CHANNELS && out_c >= MIN_CHANNELS && tiles >= MIN_TILES
+    let min_tiles = if kept { MIN_TILES_KEPT } else { MIN_TILES };
+    three_by_three && g.c >= MIN_CHANNELS && out_c >= MIN_CHANNELS && tiles >= min_tiles
 }
 
 /// How the work of one Winograd convolution is split across the cores.
@@ -94,13 +140,13 @@ impl Split {
 }
 
 /// The convolution of host input `x` (geometry `g`, a 3×3 stride-1 undilated window) with
-/// `kernel [3·3·C, O]` and bias, plus `residual` (of the output's shape) if any, then
+/// the transformed kernel `u` ([`transformed_kernel`]) and bias, plus `residual` (of the output's shape) if any, then
 /// `epilogue`, into the NHWC output `out`, the work split by `split`.
 pub(crate) fn convolve(
     split: Split,
     x: &[f32],
     g: &Geometry,
-    (kernel, bias, out_c): (&[f32], Option<&[f32]>, usize),
+    (u, bias, out_c): (&[f32], Option<&[f32]>, usize),
     (residual, epilogue): (Option<&[f32]>, Epilogue),
     out: &mut [f32],
 ) {
@@ -112,7 +158,7 @@ pub(crate) fn convolve(
         out_c,
         epilogue,
     };
-    job.run(kernel, split, out);
+    job.run(u, split, out);
 }
 
 /// `out[a][b] = Σᵢ Σⱼ t[a][i] · t[b][j] · src(i, j)`, where each entry is a vector of `len`
@@ -204,6 +250,22 @@ fn transform_lanes<const R: usize, const S: usize>(
     }
 }
 
+/// `U [C][N·N][O]`: `kernel [3·3·C, O]` transformed, one channel per task.
+pub(crate) fn transformed_kernel(kernel: &[f32], c: usize, o: usize) -> Vec<f32> {
+    let mut u = zeroed(c * N * N * o);
+    u.par_chunks_mut(N * N * o).enumerate().for_each_init(
+        || vec![[0f32; LANES]; N * 3],
+        |tmp, (ch, dst)| {
+            let tap = |i: usize, j: usize| {
+                let at = ((i * 3 + j) * c + ch) * o;
+                Some(&kernel[at..at + o])
+            };
+            transform(&KERNEL, tap, o, tmp, dst);
+        },
+    );
+    u
+}
+
 /// One convolution: input, geometry and what is applied to the output.
 struct Job<'a> {
     x: &'a [f32],
@@ -236,20 +298,19 @@ impl Job<'_> {
         (r / th * g.rows.out + r % th * M) * g.cols.out
     }
 
-    /// Transforms the kernel, then computes the output as `split` says.
-    fn run(&self, kernel: &[f32], split: Split, out: &mut [f32]) {
-        let u = self.transformed_kernel(kernel);
+    /// Computes the output with transformed kernel `u` as `split` says.
+    fn run(&self, u: &[f32], split: Split, out: &mut [f32]) {
         match split {
             Split::Bands(tiles) => {
                 let band_rows = tiles.div_ceil(self.tile_grid().1).max(1);
                 self.bands(band_rows, out).into_par_iter().for_each_init(
                     Scratch::default,
                     |s, (rows, band)| {
-                        self.band(&u, rows, band, s);
+                        self.band(u, rows, band, s);
                     },
                 );
             }
-            Split::Phases => self.by_phases(&u, out),
+            Split::Phases => self.by_phases(u, out),
         }
     }
 
@@ -315,23 +376,6 @@ impl Job<'_> {
                 let product = |t: usize, q: usize| &m[(q * tiles + first + t) * o..][..o];
                 self.output_tiles(rows, product, band, s);
             });
-    }
-
-    /// `U [C][N·N][O]`: the kernel `[3·3·C, O]` transformed, one channel per task.
-    fn transformed_kernel(&self, kernel: &[f32]) -> Vec<f32> {
-        let (c, o) = (self.g.c, self.out_c);
-        let mut u = zeroed(c * N * N * o);
-        u.par_chunks_mut(N * N * o).enumerate().for_each_init(
-            || vec![[0f32; LANES]; N * 3],
-            |tmp, (ch, dst)| {
-                let tap = |i: usize, j: usize| {
-                    let at = ((i * 3 + j) * c + ch) * o;
-                    Some(&kernel[at..at + o])
-                };
-                transform(&KERNEL, tap, o, tmp, dst);
-            },
-        );
-        u
     }
 
     /// The input transform of global tile `t` (tile rows of `tw` tiles) into `v`

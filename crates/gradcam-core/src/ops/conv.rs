@@ -68,7 +68,7 @@ fn pointwise(x: &Tensor, kernel: &Tensor) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let k = dims.last().copied().unwrap_or(1);
     let rows = x.elem_count() / k.max(1);
-    let y = x.reshape((rows, k))?.matmul(kernel)?;
+    let y = cpu::matmul_by_constant(&x.reshape((rows, k))?, kernel)?;
     let mut out_dims = dims;
     if let Some(last) = out_dims.last_mut() {
         *last = kernel.dim(1)?;
@@ -84,7 +84,13 @@ pub(crate) fn conv2d(
     bias: Option<&Tensor>,
     win: &Window2d,
 ) -> Result<Tensor> {
-    if let Some(y) = cpu::conv2d(x, (kernel, bias), win, NO_PAD, (None, Epilogue::Linear))? {
+    if let Some(y) = cpu::conv2d(
+        x,
+        (kernel, bias, None),
+        win,
+        NO_PAD,
+        (None, Epilogue::Linear),
+    )? {
         return Ok(y);
     }
     if win.is_pointwise() {
