@@ -125,8 +125,8 @@ pub(super) fn output_row<'a>(
 }
 
 /// Depthwise convolution of NHWC `x`, zero-padded by `pad`, with `kernel [kh·kw, C]` (one
-/// channel per output channel) on the CPU fast path, with the bias and `epilogue` fused; `None` when `x` is not
-/// eligible.
+/// channel per output channel) on the CPU fast path, with the bias and `epilogue` fused;
+/// `None` when `x` is not eligible.
 pub(crate) fn depthwise_conv2d(
     x: &Tensor,
     kernel: &Tensor,

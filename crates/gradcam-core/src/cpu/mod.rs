@@ -6,8 +6,8 @@
 //! One entry point serves the tracked part instead: [`matmul_by_constant`], a product by a
 //! layer's weights whose backward pass skips the weights' gradient.
 //!
-//! Every other entry point returns `None` when its input is not an untracked, contiguous-able f32
-//! CPU tensor, and the caller falls back to the device-generic candle formulation.
+//! Every other entry point returns `None` when its input is not an untracked, contiguous-able
+//! f32 CPU tensor, and the caller falls back to the device-generic candle formulation.
 
 mod add;
 mod constant_product;

@@ -71,21 +71,16 @@ pub(crate) struct KeptTransform(Arc<OnceLock<Vec<f32>>>);
 
 impl KeptTransform {
     /// The transform of `kernel [3·3·C, O]`: the kept one, else computed now (and kept when
-    /// [`MAX_KEPT_PAIRS`] allows).
+    /// [`MAX_KEPT_PAIRS`] allows; a concurrent first call waits for it).
     pub fn of<'a>(&'a self, kernel: &[f32], c: usize, o: usize) -> Cow<'a, [f32]> {
-        let fits = |u: &Vec<f32>| u.len() == c * N * N * o;
-        if let Some(u) = self.0.get().filter(|u| fits(u)) {
-            return Cow::Borrowed(u);
+        if !Self::keeps(c, o) {
+            return Cow::Owned(transformed_kernel(kernel, c, o));
         }
-        let u = transformed_kernel(kernel, c, o);
-        if c * o > MAX_KEPT_PAIRS {
-            return Cow::Owned(u);
-        }
-        // Set outside the lock: a concurrent first call computes its own copy and drops it.
-        let _ = self.0.set(u);
-        match self.0.get().filter(|u| fits(u)) {
-            Some(u) => Cow::Borrowed(u),
-            None => Cow::Owned(transformed_kernel(kernel, c, o)),
+        let kept = self.0.get_or_init(|| transformed_kernel(kernel, c, o));
+        if kept.len() == c * N * N * o {
+            Cow::Borrowed(kept)
+        } else {
+            Cow::Owned(transformed_kernel(kernel, c, o))
         }
     }
 
@@ -140,8 +135,9 @@ impl Split {
 }
 
 /// The convolution of host input `x` (geometry `g`, a 3×3 stride-1 undilated window) with
-/// the transformed kernel `u` ([`transformed_kernel`]) and bias, plus `residual` (of the output's shape) if any, then
-/// `epilogue`, into the NHWC output `out`, the work split by `split`.
+/// the transformed kernel `u` ([`transformed_kernel`]) and bias, plus `residual` (of the
+/// output's shape) if any, then `epilogue`, into the NHWC output `out`, the work split by
+/// `split`.
 pub(crate) fn convolve(
     split: Split,
     x: &[f32],
