@@ -56,6 +56,14 @@ fn im2col(x: &[f32], g: &Geometry, first: usize, count: usize, block: &mut [f32]
 /// kernel once, so a task needs a few hundred rows for that to be cheap.
 const TILE_ROWS: usize = 256;
 
+/// Output rows per task for `m` rows over `threads` cores: about [`TILE_ROWS`], with a
+/// number of tasks that is a multiple of `threads` so that every core gets the same share
+/// (784 rows over 2 cores: 4 tasks of 196, not 3 of 256 and one of 16).
+fn balanced_tile_rows(m: usize, threads: usize) -> usize {
+    let tasks = m.div_ceil(TILE_ROWS).next_multiple_of(threads.max(1));
+    m.div_ceil(tasks).max(1)
+}
+
 /// Columns of the smallest column block when a short product is split by columns.
 const MIN_BLOCK_COLS: usize = 32;
 
@@ -99,9 +107,10 @@ impl Product<'_> {
     /// single-threaded `gemm` over all output channels.
     fn by_rows(&self) -> Vec<f32> {
         let (k, out_c) = (self.depth(), self.out_c);
-        let len = self.g.out_pixels() * out_c;
-        par_chunks_filled_with(len, TILE_ROWS * out_c, Vec::new, |block, t, dst| {
-            let first = t * TILE_ROWS;
+        let m = self.g.out_pixels();
+        let tile_rows = balanced_tile_rows(m, threads());
+        par_chunks_filled_with(m * out_c, tile_rows * out_c, Vec::new, |block, t, dst| {
+            let first = t * tile_rows;
             let rows = dst.len() / out_c;
             let lhs = if self.pointwise() {
                 &self.x[first * k..(first + rows) * k]
@@ -231,4 +240,32 @@ pub(crate) fn conv2d(
         return Ok(None);
     };
     Ok(Some(tensor(out, &out_dims)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_tiles_give_every_core_the_same_share() {
+        for (m, threads, want) in [(784, 2, 196), (3136, 2, 224), (49, 2, 25), (256, 1, 256)] {
+            assert_eq!(
+                balanced_tile_rows(m, threads),
+                want,
+                "{m} rows, {threads} threads"
+            );
+        }
+        for m in 1..3000 {
+            for threads in 1..5 {
+                let rows = balanced_tile_rows(m, threads);
+                let tasks = m.div_ceil(rows);
+                assert!(
+                    rows <= TILE_ROWS && rows * tasks >= m,
+                    "{m} rows, {threads} threads"
+                );
+                // The tasks split into whole rounds of `threads` except for a short tail.
+                assert!(tasks % threads == 0 || m < threads * rows, "{m}, {threads}");
+            }
+        }
+    }
 }
