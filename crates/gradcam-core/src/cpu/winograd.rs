@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use super::epilogue::Epilogue;
 use super::geometry::Geometry;
-use super::host::{par_chunks_filled, par_chunks_filled_with, zeroed};
+use super::host::{par_chunks_filled, par_chunks_filled_with};
 use super::matmul::{matmul_strided, Strided};
 use super::LANES;
 
@@ -246,20 +246,52 @@ fn transform_lanes<const R: usize, const S: usize>(
     }
 }
 
-/// `U [C][N·N][O]`: `kernel [3·3·C, O]` transformed, one channel per task.
+/// `U [N·N][C][O]`: `kernel [3·3·C, O]` transformed, one plane per position, so that each
+/// position's product reads its `[C × O]` kernel contiguously. Plane `(a, b)` is the sum of
+/// the nine kernel planes `[C × O]` weighted by `G[a][i] · G[b][j]`; one plane per task.
 pub(crate) fn transformed_kernel(kernel: &[f32], c: usize, o: usize) -> Vec<f32> {
-    let mut u = zeroed(c * N * N * o);
-    u.par_chunks_mut(N * N * o).enumerate().for_each_init(
-        || vec![[0f32; LANES]; N * 3],
-        |tmp, (ch, dst)| {
-            let tap = |i: usize, j: usize| {
-                let at = ((i * 3 + j) * c + ch) * o;
-                Some(&kernel[at..at + o])
-            };
-            transform(&KERNEL, tap, o, tmp, dst);
-        },
-    );
-    u
+    let plane = c * o;
+    par_chunks_filled(N * N * plane, plane, |q, dst| {
+        let (a, b) = (q / N, q % N);
+        for tap in 0..9 {
+            let weight = KERNEL[a][tap / 3] * KERNEL[b][tap % 3];
+            if weight != 0.0 {
+                let src = &kernel[tap * plane..(tap + 1) * plane];
+                for (d, &k) in dst.iter_mut().zip(src) {
+                    *d += weight * k;
+                }
+            }
+        }
+    })
+}
+
+/// Tiles per `gemm` call of a position's product: `gemm` packs the kernel (its left-hand
+/// side) for more than 8 × 6 right-hand columns, and a position-major kernel plane is read as
+/// fast as a packed one, so calls of at most 48 tiles skip that copy.
+const PRODUCT_TILES: usize = 48;
+
+/// `m (row stride m_stride) = v (row stride v_stride) · u` for `tiles` rows of transformed
+/// input `v` (`[tiles × C]`) and one kernel plane `u` (`[C × O]`), in calls of at most
+/// [`PRODUCT_TILES`] rows.
+fn product(
+    m: &mut [f32],
+    m_stride: usize,
+    v: &[f32],
+    v_stride: usize,
+    u: &[f32],
+    (tiles, c, o): (usize, usize, usize),
+) {
+    for first in (0..tiles).step_by(PRODUCT_TILES) {
+        let rows = PRODUCT_TILES.min(tiles - first);
+        matmul_strided(
+            Strided::new(&mut m[first * m_stride..], m_stride),
+            (&v[first * v_stride..], v_stride),
+            (u, o),
+            (rows, c, o),
+            false,
+            1,
+        );
+    }
 }
 
 /// One convolution: input, geometry and what is applied to the output.
@@ -356,13 +388,13 @@ impl Job<'_> {
         );
         // Products `[position][tile][O]`, one position per task.
         let m = par_chunks_filled(p * tiles * o, tiles * o, |q, mq| {
-            matmul_strided(
-                Strided::new(mq, o),
-                (&v[q * c..], p * c),
-                (&u[q * o..], p * o),
+            product(
+                mq,
+                o,
+                &v[q * c..],
+                p * c,
+                &u[q * c * o..][..c * o],
                 (tiles, c, o),
-                false,
-                1,
             );
         });
         self.bands(1, out)
@@ -444,13 +476,14 @@ impl Job<'_> {
         }
         // One product per position: [tiles × C] · [C × O].
         for q in 0..p {
-            matmul_strided(
-                Strided::new(&mut s.m[q * o..], p * o),
-                (&s.v[q * c..], p * c),
-                (&u[q * o..], p * o),
+            let u = &u[q * c * o..][..c * o];
+            product(
+                &mut s.m[q * o..],
+                p * o,
+                &s.v[q * c..],
+                p * c,
+                u,
                 (tiles, c, o),
-                false,
-                1,
             );
         }
         let m = std::mem::take(&mut s.m);
