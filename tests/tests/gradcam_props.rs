@@ -752,6 +752,91 @@ proptest! {
     }
 }
 
+/// Asserts that Grad-CAM of class 1 on batch `x` (2 images) gives the same raw maps (within
+/// 1e-4 of the largest value) and logits (within `logit_tol`) for network `a` at each layer
+/// of its chain as for network `b` at the matching layer of its own.
+fn assert_same_cams(
+    (a_net, a_graph, a_layers): (&Network, &Graph, &[NodeId]),
+    (b_net, b_graph, b_layers): (&Network, &Graph, &[NodeId]),
+    x: &[f32],
+    logit_tol: f32,
+) {
+    for (&la, &lb) in a_layers.iter().zip(b_layers) {
+        let path = &a_graph.nodes[la].path;
+        let got = a_net.grad_cam(x, 2, &request(a_graph, la, 1)).expect(path);
+        let want = b_net.grad_cam(x, 2, &request(b_graph, lb, 1)).expect(path);
+        for (ra, rb) in got.iter().flatten().zip(want.iter().flatten()) {
+            let scale = ra
+                .raw_cam
+                .iter()
+                .chain(&rb.raw_cam)
+                .fold(1e-6f32, |m, v| m.max(v.abs()));
+            let diff = max_abs_diff(&ra.raw_cam, &rb.raw_cam);
+            assert!(
+                diff <= 1e-4 * scale + 1e-8,
+                "target {path}: maps differ by {diff} (scale {scale})"
+            );
+            assert!(
+                max_abs_diff(&ra.logits, &rb.logits) <= logit_tol,
+                "target {path}: logits"
+            );
+        }
+    }
+}
+
+/// 3×3 conv → ReLU → two 1×1 blocks of 512 × 512 weights (each BN, ReLU; the second
+/// finished by a residual sum) → GAP → Dense, on 4×4×512 images: the 1×1 kernels are large
+/// enough for the executor to hold them as panels. With `as_dense`, each 1×1 convolution is
+/// the same product written as a Dense layer over the channels, whose kernel stays in rows.
+/// Returns the graph and the layers from the first ReLU on.
+fn panel_chain(seed: u64, as_dense: bool) -> (Graph, Vec<NodeId>) {
+    let (h, w, c) = (4, 4, 512);
+    let mut b = Builder::new(seed, h, w, c);
+    let inp = b.g.inputs[0];
+    let c0 = b.conv(inp, conv(c, 3, 1, Padding::Same, 1));
+    let a0 = b.unary(c0, Op::Activation(Activation::Relu));
+    let pointwise = |b: &mut Builder, x: NodeId| {
+        if as_dense {
+            b.dense(x, c, Activation::Linear)
+        } else {
+            b.conv(x, conv(c, 1, 1, Padding::Same, 1))
+        }
+    };
+    let p1 = pointwise(&mut b, a0);
+    let bn1 = b.batch_norm(p1);
+    let a1 = b.unary(bn1, Op::Activation(Activation::Relu));
+    let p2 = pointwise(&mut b, a1);
+    let bn2 = b.batch_norm(p2);
+    let sum = b.binary(bn2, a1, BinaryOp::Add);
+    let a2 = b.unary(sum, Op::Activation(Activation::Relu));
+    let pooled = b.global_avg_pool(a2);
+    let out = b.dense(pooled, 4, Activation::Softmax);
+    (b.finish(out), vec![a0, p1, bn1, a1, p2, bn2, sum, a2])
+}
+
+/// Kernels held as panels change nothing, whichever layer is the target: before them (they
+/// run on the tracked path, put back in rows), the convolution itself (its BatchNormalization
+/// taken out of the panels again) or after them.
+#[test]
+fn panels_are_invisible_at_every_target() {
+    for seed in [1, 2] {
+        let (convs, conv_layers) = panel_chain(seed, false);
+        let (dense, dense_layers) = panel_chain(seed, true);
+        let conv_net = Network::load(&convs, &Device::Cpu).expect("load");
+        let dense_net = Network::load(&dense, &Device::Cpu).expect("load");
+        let debug = format!("{conv_net:?}");
+        assert!(debug.contains("kernels_as_panels: 2"), "{debug}");
+        assert!(format!("{dense_net:?}").contains("kernels_as_panels: 0"));
+        let x = Rng(seed ^ 9).vec(2 * 4 * 4 * 512, 1.0);
+        assert_same_cams(
+            (&conv_net, &convs, &conv_layers),
+            (&dense_net, &dense, &dense_layers),
+            &x,
+            1e-4,
+        );
+    }
+}
+
 /// 1×1 expansion (256 channels) → BN → ReLU6 → ZeroPadding → stride-2 depthwise → BN → ReLU6
 /// → 1×1 projection → GAP → Dense, on 64×64×4 images: at batch 2 the expanded tensor
 /// (2.1 M values) is large enough for the executor to compute the expansion inside the
@@ -807,31 +892,12 @@ fn expansion_fused_into_depthwise_is_invisible_at_every_target() {
             "{plain_net:?}"
         );
         let x = Rng(seed ^ 3).vec(2 * 64 * 64 * 4, 1.0);
-        for (&f, &p) in fused_layers.iter().zip(&plain_layers) {
-            let a = fused_net
-                .grad_cam(&x, 2, &request(&fused, f, 1))
-                .expect("fused");
-            let b = plain_net
-                .grad_cam(&x, 2, &request(&plain, p, 1))
-                .expect("plain");
-            for (ra, rb) in a.iter().flatten().zip(b.iter().flatten()) {
-                let scale = ra
-                    .raw_cam
-                    .iter()
-                    .chain(&rb.raw_cam)
-                    .fold(1e-6f32, |m, v| m.max(v.abs()));
-                let diff = max_abs_diff(&ra.raw_cam, &rb.raw_cam);
-                let path = &fused.nodes[f].path;
-                assert!(
-                    diff <= 1e-4 * scale + 1e-8,
-                    "target {path}: maps differ by {diff} (scale {scale})"
-                );
-                assert!(
-                    max_abs_diff(&ra.logits, &rb.logits) <= 1e-5,
-                    "target {path}: logits"
-                );
-            }
-        }
+        assert_same_cams(
+            (&fused_net, &fused, &fused_layers),
+            (&plain_net, &plain, &plain_layers),
+            &x,
+            1e-5,
+        );
     }
 }
 

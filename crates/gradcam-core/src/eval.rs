@@ -7,7 +7,7 @@ use keras_import::{Activation, BinaryOp, Interpolation, Node, Op, Operand, Paddi
 use crate::cpu::{self, Epilogue, ZeroPad, NO_PAD};
 use crate::error::{CamError, ErrorKind, Result};
 use crate::ops::{activation, conv, pool, resize};
-use crate::prepare::{norm_axis, Layer};
+use crate::prepare::{kernel_rows, norm_axis, Layer};
 
 /// A node's result: the value before its fused activation, and that activation.
 pub(crate) struct Evaluated {
@@ -234,6 +234,7 @@ fn fused_expansion(
             kernel: expand_kernel,
             bias: expand_bias,
             grouped: false,
+            arranged: false,
             ..
         },
     ) = (&expansion.node.op, expansion.layer)
@@ -286,6 +287,7 @@ pub(crate) fn evaluate(
                 kernel,
                 kept,
                 grouped,
+                arranged,
                 bias,
             },
         ) => {
@@ -301,7 +303,10 @@ pub(crate) fn evaluate(
                     fusion,
                     act,
                     |ep| cpu::conv2d(x, (kernel, bias, Some(kept)), win, fusion.pad, (None, ep)),
-                    || conv::conv2d(&zero_padded(x, fusion.pad)?, kernel, bias, win),
+                    || {
+                        let rows = kernel_rows(kernel, *arranged)?;
+                        conv::conv2d(&zero_padded(x, fusion.pad)?, &rows, bias, win)
+                    },
                 )
             };
         }

@@ -185,10 +185,12 @@ fn fold_layer(layer: &Layer, scale: &Tensor, shift: &Tensor) -> Result<Option<La
             win,
             kernel,
             grouped,
+            arranged,
             bias,
             ..
         } => {
-            let kernel = if *grouped {
+            let kernel = if *grouped || *arranged {
+                // Output channels along the first and last axes: [G, K, O/G] or panels.
                 let (g, _, og) = kernel.dims3()?;
                 kernel.broadcast_mul(&scale.reshape((g, 1, og))?)?
             } else {
@@ -199,6 +201,7 @@ fn fold_layer(layer: &Layer, scale: &Tensor, shift: &Tensor) -> Result<Option<La
                 kernel,
                 kept: KeptTransform::default(),
                 grouped: *grouped,
+                arranged: *arranged,
                 bias: new_bias(bias)?,
             })
         }

@@ -10,7 +10,7 @@ use crate::eval::{evaluate, evaluate_after_expansion, ExpansionStep, Fusion};
 use crate::fold::{self, Folding};
 use crate::head::{find_head, Head, HeadInfo};
 use crate::ops::activation;
-use crate::prepare::{prepare, Layer};
+use crate::prepare::{arrange_panels, prepare, Layer};
 use crate::target::ancestors;
 
 /// One image's classification.
@@ -68,6 +68,14 @@ impl std::fmt::Debug for Network {
             .field(
                 "fused_residual_sums",
                 &self.folding.residual.iter().filter(|r| r.is_some()).count(),
+            )
+            .field(
+                "kernels_as_panels",
+                &self
+                    .layers
+                    .iter()
+                    .filter(|l| matches!(l, Layer::Conv { arranged: true, .. }))
+                    .count(),
             )
             .field("device", &self.device)
             .finish()
@@ -183,6 +191,7 @@ impl Network {
     ) -> Result<Network> {
         let head = find_head(graph)?;
         let folding = fold::plan(graph, &mut layers, &[head.logits_node, head.output_node]);
+        arrange_panels(&mut layers, |id| !folding.expansion_chain[id].is_empty())?;
         let needed = ancestors(graph, &[head.logits_node, head.output_node]);
         let mut last_use = vec![0usize; graph.nodes.len()];
         for (id, node) in graph.nodes.iter().enumerate().filter(|(id, _)| needed[*id]) {
@@ -468,6 +477,7 @@ impl Network {
                 kept,
                 bias,
                 grouped: false,
+                ..
             },
         ) = (other, layer)
         else {
@@ -506,7 +516,12 @@ impl Network {
         if !self.folding.expansion_may_defer(id, target) {
             return Ok(false);
         }
-        let Layer::Conv { kernel, .. } = &self.layers[id] else {
+        let Layer::Conv {
+            kernel,
+            arranged: false,
+            ..
+        } = &self.layers[id]
+        else {
             return Ok(false);
         };
         Ok(cpu::expansion_pays(x, kernel.dims2()?.1))

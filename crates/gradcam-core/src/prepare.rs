@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 use keras_import::{Graph, Node, Op, Weight};
 
-use crate::cpu::KeptTransform;
+use crate::cpu::{self, KeptTransform};
 use crate::error::{CamError, ErrorKind, Result};
 use crate::ops::conv::Window2d;
 
@@ -20,6 +20,9 @@ pub(crate) enum Layer {
         /// The kernel's Winograd transform, once a call has computed it.
         kept: KeptTransform,
         grouped: bool,
+        /// Whether `kernel` is held as `[O / 64, in, 64]` panels ([`arrange_panels`]) instead
+        /// of `[in, out]` rows: 1×1 kernels too large for the cache, on the CPU.
+        arranged: bool,
         bias: Option<Tensor>,
     },
     /// DepthwiseConv2D: `kernel [kh·kw, C·m]`, one row of channel weights per kernel position.
@@ -223,6 +226,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
                 kernel,
                 kept: KeptTransform::default(),
                 grouped: groups > 1,
+                arranged: false,
                 bias,
             }
         }
@@ -425,4 +429,45 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Lay
     };
     r.finish()?;
     Ok(layer)
+}
+
+/// Rearranges the large 1×1 kernels of ungrouped CPU f32 convolutions into panels
+/// ([`crate::cpu::panels`]), except those in `excluded` (expansion convolutions, whose
+/// kernel a depthwise convolution reads as rows).
+pub(crate) fn arrange_panels(layers: &mut [Layer], excluded: impl Fn(usize) -> bool) -> Result<()> {
+    for (id, layer) in layers.iter_mut().enumerate() {
+        let Layer::Conv {
+            win,
+            kernel,
+            grouped: false,
+            arranged: arranged @ false,
+            ..
+        } = layer
+        else {
+            continue;
+        };
+        if win.positions() != 1 || excluded(id) {
+            continue;
+        }
+        if let Some(panels) = cpu::panels_of(kernel)? {
+            *kernel = panels;
+            *arranged = true;
+        }
+    }
+    Ok(())
+}
+
+/// A convolution kernel as `[in, out]` rows: `kernel` itself, or its panels put back in
+/// rows when `arranged` (a copy, for the paths other than the CPU kernels).
+pub(crate) fn kernel_rows(kernel: &Tensor, arranged: bool) -> Result<std::borrow::Cow<'_, Tensor>> {
+    if !arranged {
+        return Ok(std::borrow::Cow::Borrowed(kernel));
+    }
+    let (panels, k, width) = kernel.dims3()?;
+    Ok(std::borrow::Cow::Owned(
+        kernel
+            .permute((1, 0, 2))?
+            .contiguous()?
+            .reshape((k, panels * width))?,
+    ))
 }

@@ -12,6 +12,7 @@ use super::epilogue::Epilogue;
 use super::geometry::{Geometry, ZeroPad};
 use super::host::{eligible, par_chunks_filled, par_chunks_filled_with, tensor, with_host, zeroed};
 use super::matmul::{matmul_columns_into, matmul_into};
+use super::panels;
 use super::threads;
 use super::winograd::{self, KeptTransform};
 use crate::error::Result;
@@ -74,7 +75,9 @@ const GATHER_ROWS: usize = 64;
 struct Product<'a> {
     x: &'a [f32],
     g: &'a Geometry,
+    /// `[kh·kw·C, O]` rows, or `[O / 64, C, 64]` panels when `arranged`.
     kernel: &'a [f32],
+    arranged: bool,
     bias: Option<&'a [f32]>,
     /// A tensor of the output's shape added before the activation (a residual sum).
     residual: Option<&'a [f32]>,
@@ -119,7 +122,12 @@ impl Product<'_> {
                 im2col(self.x, self.g, first, rows, block);
                 &block[..rows * k]
             };
-            matmul_into(dst, lhs, self.kernel, (rows, k, out_c), false, 1);
+            if self.arranged {
+                let all = 0..panels::count(out_c);
+                panels::multiply(dst, out_c, lhs, (rows, k, out_c), self.kernel, all);
+            } else {
+                matmul_into(dst, lhs, self.kernel, (rows, k, out_c), false, 1);
+            }
             let residual = self.residual.map(|r| &r[first * out_c..][..dst.len()]);
             self.epilogue.apply_summed(dst, self.bias, residual, out_c);
         })
@@ -141,13 +149,21 @@ impl Product<'_> {
             });
             &block
         };
-        let width = out_c.div_ceil(blocks).next_multiple_of(16);
+        // Blocks of whole panels when the kernel is held as panels.
+        let align = if self.arranged { panels::WIDTH } else { 16 };
+        let width = out_c.div_ceil(blocks).next_multiple_of(align);
         let parts: Vec<Vec<f32>> = (0..out_c.div_ceil(width))
             .into_par_iter()
             .map(|b| {
                 let cols = b * width..((b + 1) * width).min(out_c);
                 let mut part = vec![0f32; m * cols.len()];
-                matmul_columns_into(&mut part, lhs, self.kernel, (m, k, out_c), cols, false, 1);
+                let dims = (m, k, out_c);
+                if self.arranged {
+                    let range = cols.start / panels::WIDTH..cols.end.div_ceil(panels::WIDTH);
+                    panels::multiply(&mut part, cols.len(), lhs, dims, self.kernel, range);
+                } else {
+                    matmul_columns_into(&mut part, lhs, self.kernel, dims, cols, false, 1);
+                }
                 part
             })
             .collect();
@@ -194,8 +210,8 @@ impl Product<'_> {
     }
 }
 
-/// Dense convolution of NHWC `x`, zero-padded by `pad`, with `kernel [kh·kw·C, O]` on the
-/// CPU fast path (its Winograd transform kept in `kept` when given), with the bias,
+/// Dense convolution of NHWC `x`, zero-padded by `pad`, with `kernel [kh·kw·C, O]` (or a
+/// 1×1 kernel's `[O / 64, C, 64]` panels, [`panels::panels_of`]) on the CPU fast path (its Winograd transform kept in `kept` when given), with the bias,
 /// `residual` (a tensor of the output's shape, added before the activation) and `epilogue`
 /// fused; `None` when `x` or `residual` is not eligible.
 pub(crate) fn conv2d(
@@ -208,7 +224,11 @@ pub(crate) fn conv2d(
     let Some(g) = Geometry::of_eligible(x, win, pad)? else {
         return Ok(None);
     };
-    let (k, out_c) = kernel.dims2()?;
+    let (k, out_c, arranged) = match *kernel.dims() {
+        [k, o] => (k, o, false),
+        [p, k, panels::WIDTH] if g.win.positions() == 1 => (k, p * panels::WIDTH, true),
+        _ => return Ok(None),
+    };
     let out_dims = [g.n, g.rows.out, g.cols.out, out_c];
     // A mismatch is left to the generic path, which reports it.
     let fits = k == g.win.positions() * g.c
@@ -228,6 +248,7 @@ pub(crate) fn conv2d(
             x: h[0],
             g: &g,
             kernel: h[1],
+            arranged,
             bias: rest.next(),
             residual,
             out_c,

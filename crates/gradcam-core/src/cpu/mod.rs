@@ -19,6 +19,7 @@ mod geometry;
 mod host;
 mod matmul;
 mod pad;
+pub(crate) mod panels;
 mod pool;
 mod winograd;
 
@@ -30,6 +31,7 @@ pub(crate) use epilogue::Epilogue;
 pub(crate) use expanded::{expanded_depthwise_conv2d, expansion_pays, Expansion};
 pub(crate) use geometry::{ZeroPad, NO_PAD};
 pub(crate) use pad::zero_pad;
+pub(crate) use panels::panels_of;
 pub(crate) use pool::max_pool;
 pub(crate) use winograd::KeptTransform;
 
