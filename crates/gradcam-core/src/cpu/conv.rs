@@ -211,9 +211,10 @@ impl Product<'_> {
 }
 
 /// Dense convolution of NHWC `x`, zero-padded by `pad`, with `kernel [kh·kw·C, O]` (or a
-/// 1×1 kernel's `[O / 64, C, 64]` panels, [`panels::panels_of`]) on the CPU fast path (its Winograd transform kept in `kept` when given), with the bias,
-/// `residual` (a tensor of the output's shape, added before the activation) and `epilogue`
-/// fused; `None` when `x` or `residual` is not eligible.
+/// 1×1 kernel's `[O / 64, C, 64]` panels, [`panels::panels_of`]) on the CPU fast path (its
+/// Winograd transform kept in `kept` when given), with the bias, `residual` (a tensor of the
+/// output's shape, added before the activation) and `epilogue` fused; `None` when `x` or
+/// `residual` is not eligible.
 pub(crate) fn conv2d(
     x: &Tensor,
     (kernel, bias, kept): (&Tensor, Option<&Tensor>, Option<&KeptTransform>),

@@ -160,17 +160,17 @@ pub(crate) fn convolve(
 /// `out[a][b] = Σᵢ Σⱼ t[a][i] · t[b][j] · src(i, j)`, where each entry is a vector of `len`
 /// values and `src` gives `None` for a zero vector; `out` holds the `R·R` vectors one after
 /// the other. Computed `LANES` values at a time, so that a tile's column and the
-/// intermediate (`tmp`, at least `R·S` entries) stay in registers and L1. Inlined, so that
+/// intermediate (`tmp`, at least `R·N` entries) stay in registers and L1. Inlined, so that
 /// the constant `t` folds into the arithmetic.
 #[inline(always)]
-fn transform<'a, const R: usize, const S: usize>(
-    t: &[[f32; S]; R],
+fn transform<'a, const R: usize>(
+    t: &[[f32; N]; R],
     src: impl Fn(usize, usize) -> Option<&'a [f32]>,
     len: usize,
     tmp: &mut [[f32; LANES]],
     out: &mut [f32],
 ) {
-    let taps: [[Option<&[f32]>; S]; S] =
+    let taps: [[Option<&[f32]>; N]; N] =
         std::array::from_fn(|i| std::array::from_fn(|j| src(i, j)));
     let full = len / LANES * LANES;
     for start in (0..full).step_by(LANES) {
@@ -181,7 +181,7 @@ fn transform<'a, const R: usize, const S: usize>(
     if full < len {
         // The last few values: copied into zero-padded vectors first.
         let width = len - full;
-        let padded: [[Option<[f32; LANES]>; S]; S] = taps.map(|row| {
+        let padded: [[Option<[f32; LANES]>; N]; N] = taps.map(|row| {
             row.map(|tap| {
                 tap.map(|v| {
                     let mut cell = [0f32; LANES];
@@ -202,16 +202,16 @@ fn transform<'a, const R: usize, const S: usize>(
 /// [`transform`] for the `LANES` values from `start` of every vector; `emit(a·R + b, out)`
 /// receives each output vector.
 #[inline(always)]
-fn transform_lanes<const R: usize, const S: usize>(
-    t: &[[f32; S]; R],
-    taps: &[[Option<&[f32]>; S]; S],
+fn transform_lanes<const R: usize>(
+    t: &[[f32; N]; R],
+    taps: &[[Option<&[f32]>; N]; N],
     start: usize,
     tmp: &mut [[f32; LANES]],
     mut emit: impl FnMut(usize, &[f32; LANES]),
 ) {
     // tmp[a][j] = Σᵢ t[a][i] · d[i][j], one input column at a time.
-    for j in 0..S {
-        let column: [[f32; LANES]; S] = std::array::from_fn(|i| match taps[i][j] {
+    for j in 0..N {
+        let column: [[f32; LANES]; N] = std::array::from_fn(|i| match taps[i][j] {
             Some(v) => v[start..start + LANES]
                 .try_into()
                 .expect("a LANES-long range"),
@@ -226,12 +226,12 @@ fn transform_lanes<const R: usize, const S: usize>(
                     }
                 }
             }
-            tmp[a * S + j] = acc;
+            tmp[a * N + j] = acc;
         }
     }
     // out[a][b] = Σⱼ t[b][j] · tmp[a][j]
     for a in 0..R {
-        let row = &tmp[a * S..(a + 1) * S];
+        let row = &tmp[a * N..(a + 1) * N];
         for (b, coefs) in t.iter().enumerate() {
             let mut acc = [0f32; LANES];
             for (&coef, cell) in coefs.iter().zip(row) {
