@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use gradcam_core::candle_core::Device;
-use gradcam_core::{CamRequest, CamResult, Head, Network, Target};
+use gradcam_core::{CamRequest, CamResult, HeadInfo, Network, Target};
 use image::RgbImage;
 use overlay::{Colormap, Heatmap, OverlayOptions};
 use serde::Serialize;
@@ -65,7 +65,7 @@ struct Job<'a> {
     args: &'a ExplainArgs,
     session: Session,
     network: Network,
-    head: Head,
+    head: HeadInfo,
     labels: Option<Vec<String>>,
     request: CamRequest,
     overlay: OverlayOptions,
@@ -101,7 +101,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         .copied()
         .flatten()
         .unwrap_or(0);
-    let num_classes = network.num_classes(logits_len);
+    let num_classes = head.num_classes(logits_len);
     let labels = match &args.labels {
         Some(path) => Some(labels::read_labels(path)?),
         None => session.imagenet_labels(num_classes),
@@ -115,7 +115,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;
     let job = Job {
         args,
-        head: head.kind,
+        head,
         session,
         network,
         labels,
@@ -402,7 +402,7 @@ impl Job<'_> {
         out: &Path,
         npy_path: Option<&Path>,
     ) -> ExplainRecord {
-        let probabilities = class_probabilities(self.head, &result.probabilities);
+        let probabilities = self.head.class_probabilities(&result.probabilities);
         let mut ranked: Vec<usize> = (0..probabilities.len()).collect();
         ranked.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
         ExplainRecord {
@@ -430,14 +430,6 @@ impl Job<'_> {
                 None => b.family.to_string(),
             }),
         }
-    }
-}
-
-/// Per-class probabilities: the model output, or for a one-unit sigmoid `[1 − p, p]`.
-fn class_probabilities(head: Head, output: &[f32]) -> Vec<f32> {
-    match (head, output) {
-        (Head::Sigmoid, [p]) => vec![1.0 - p, *p],
-        _ => output.to_vec(),
     }
 }
 

@@ -3,9 +3,11 @@
 //! activations and gradients into a map.
 
 use candle_core::{DType, Tensor};
+use keras_import::NodeId;
 
 use crate::error::{CamError, ErrorKind, Result};
-use crate::network::Network;
+use crate::forward::Forward;
+use crate::network::{Network, Prediction};
 use crate::ops::pool::global_avg_pool;
 use crate::target::{default_target_layer, resolve_layer};
 
@@ -131,6 +133,50 @@ impl Network {
         n: usize,
         request: &CamRequest,
     ) -> Result<Vec<Vec<CamResult>>> {
+        let (target_id, target_path) = self.target_layer(request)?;
+        let x = self.input_tensor(batch, n)?;
+        let fwd = self.forward(&x, Some(target_id))?;
+        let activations = target_activations(&fwd, &target_path)?;
+        let (_, height, width, _) = activations.dims4()?;
+        let predictions = self.predictions(&fwd)?;
+        let targets = if request.targets.is_empty() {
+            vec![Target::Rank(0)]
+        } else {
+            request.targets.clone()
+        };
+        let mut results: Vec<Vec<CamResult>> = vec![Vec::with_capacity(targets.len()); n];
+        for target in &targets {
+            let chosen = self.scores(*target, &predictions)?;
+            let gradient = self.gradient(&fwd, &chosen, &target_path)?;
+            let raw = method
+                .maps(&activations.detach(), &gradient)?
+                .to_dtype(DType::F32)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            let per_map = height * width;
+            for (i, (score, p)) in chosen.into_iter().zip(&predictions).enumerate() {
+                let raw_cam = raw[i * per_map..(i + 1) * per_map].to_vec();
+                let (heatmap, heatmap_max_raw) =
+                    normalise(&raw_cam).map_err(|e| e.in_layer(&target_path))?;
+                results[i].push(CamResult {
+                    heatmap,
+                    height,
+                    width,
+                    raw_cam,
+                    heatmap_max_raw,
+                    target_layer: target_path.clone(),
+                    class: score.class,
+                    score: score.value,
+                    logits: p.logits.clone(),
+                    probabilities: p.probabilities.clone(),
+                });
+            }
+        }
+        Ok(results)
+    }
+
+    /// The requested (or default) target layer, which the output must depend on.
+    fn target_layer(&self, request: &CamRequest) -> Result<(NodeId, String)> {
         let graph = self.graph();
         let target_id = match &request.layer {
             Some(path) => resolve_layer(graph, path)?,
@@ -144,93 +190,94 @@ impl Network {
                 "the model output does not depend on this layer",
             ));
         }
-        let x = self.input_tensor(batch, n)?;
-        let fwd = self.forward(&x, Some(target_id))?;
-        let var = fwd.target.as_ref().ok_or_else(|| {
-            CamError::at(
-                ErrorKind::InvalidInput,
-                &target_path,
-                "the model output does not depend on this layer",
-            )
-        })?;
-        let activations = var.as_tensor();
-        if activations.rank() != 4 {
-            return Err(CamError::at(
-                ErrorKind::InvalidInput,
-                &target_path,
-                format!(
-                    "output {:?} is not a 4-D feature map (N, H, W, C)",
-                    activations.dims()
-                ),
-            ));
-        }
-        let (_, height, width, _) = activations.dims4()?;
-        let predictions = self.predictions(&fwd)?;
-        let k = fwd.logits.dim(1)?;
-        let targets = if request.targets.is_empty() {
-            vec![Target::Rank(0)]
-        } else {
-            request.targets.clone()
-        };
-        let mut results: Vec<Vec<CamResult>> = vec![Vec::with_capacity(targets.len()); n];
-        for target in &targets {
-            let mut select = vec![0f32; n * k];
-            let mut chosen = Vec::with_capacity(n);
-            for (i, p) in predictions.iter().enumerate() {
-                let class = match *target {
-                    Target::Class(c) if c < self.num_classes(k) => c,
-                    Target::Rank(r) => *self.ranking(&p.logits).get(r).ok_or_else(|| {
-                        CamError::new(
-                            ErrorKind::InvalidInput,
-                            format!("rank {r} exceeds the {} classes", self.num_classes(k)),
-                        )
-                    })?,
+        Ok((target_id, target_path))
+    }
+
+    /// Each image's class for `target`, with the logit unit, sign and value of its score.
+    fn scores(&self, target: Target, predictions: &[Prediction]) -> Result<Vec<Score>> {
+        predictions
+            .iter()
+            .map(|p| {
+                let k = p.logits.len();
+                let classes = self.head.num_classes(k);
+                let class = match target {
+                    Target::Class(c) if c < classes => c,
                     Target::Class(c) => {
                         return Err(CamError::new(
                             ErrorKind::InvalidInput,
-                            format!(
-                                "class {c} does not exist (the model has {} classes)",
-                                self.num_classes(k)
-                            ),
+                            format!("class {c} does not exist (the model has {classes} classes)"),
                         ))
                     }
+                    Target::Rank(r) => *self.head.ranking(&p.logits).get(r).ok_or_else(|| {
+                        CamError::new(
+                            ErrorKind::InvalidInput,
+                            format!("rank {r} exceeds the {classes} classes"),
+                        )
+                    })?,
                 };
-                let (unit, sign) = self.score_unit(class, k);
-                select[i * k + unit] = sign;
-                chosen.push((class, sign * p.logits[unit]));
-            }
-            let select = Tensor::from_vec(select, (n, k), self.device())?;
-            let score = fwd.logits.mul(&select)?.sum_all()?;
-            let grads = score.backward()?;
-            let gradient = grads.get(activations).ok_or_else(|| {
-                CamError::at(
-                    ErrorKind::MissingGradient,
-                    &target_path,
-                    "backpropagation did not reach the target layer",
-                )
-            })?;
-            let raw = method
-                .maps(&activations.detach(), gradient)?
-                .to_dtype(DType::F32)?;
-            let raw = raw.flatten_all()?.to_vec1::<f32>()?;
-            for (i, ((class, score), p)) in chosen.into_iter().zip(&predictions).enumerate() {
-                let raw_cam = raw[i * height * width..(i + 1) * height * width].to_vec();
-                let (heatmap, heatmap_max_raw) =
-                    normalise(&raw_cam).map_err(|e| e.in_layer(&target_path))?;
-                results[i].push(CamResult {
-                    heatmap,
-                    height,
-                    width,
-                    raw_cam,
-                    heatmap_max_raw,
-                    target_layer: target_path.clone(),
+                let (unit, sign) = self.head.score_unit(class, k);
+                Ok(Score {
                     class,
-                    score,
-                    logits: p.logits.clone(),
-                    probabilities: p.probabilities.clone(),
-                });
-            }
-        }
-        Ok(results)
+                    unit,
+                    sign,
+                    value: sign * p.logits[unit],
+                })
+            })
+            .collect()
     }
+
+    /// The gradient of the sum of the images' scores with respect to the target activation.
+    fn gradient(&self, fwd: &Forward, scores: &[Score], target_path: &str) -> Result<Tensor> {
+        let (n, k) = fwd.logits.dims2()?;
+        let mut select = vec![0f32; n * k];
+        for (i, s) in scores.iter().enumerate() {
+            select[i * k + s.unit] = s.sign;
+        }
+        let select = Tensor::from_vec(select, (n, k), self.device())?;
+        let score = fwd.logits.mul(&select)?.sum_all()?;
+        let grads = score.backward()?;
+        let activations = target_activations(fwd, target_path)?;
+        grads.get(activations).cloned().ok_or_else(|| {
+            CamError::at(
+                ErrorKind::MissingGradient,
+                target_path,
+                "backpropagation did not reach the target layer",
+            )
+        })
+    }
+}
+
+/// One image's score for one target.
+struct Score {
+    /// The explained class.
+    class: usize,
+    /// The logit unit it reads.
+    unit: usize,
+    /// +1, or −1 for class 0 of a one-unit sigmoid.
+    sign: f32,
+    /// `sign · logit`.
+    value: f32,
+}
+
+/// The tracked target activation of a forward pass, which must be a 4-D feature map.
+fn target_activations<'a>(fwd: &'a Forward, target_path: &str) -> Result<&'a Tensor> {
+    let var = fwd.target.as_ref().ok_or_else(|| {
+        CamError::at(
+            ErrorKind::InvalidInput,
+            target_path,
+            "the model output does not depend on this layer",
+        )
+    })?;
+    let activations = var.as_tensor();
+    if activations.rank() != 4 {
+        return Err(CamError::at(
+            ErrorKind::InvalidInput,
+            target_path,
+            format!(
+                "output {:?} is not a 4-D feature map (N, H, W, C)",
+                activations.dims()
+            ),
+        ));
+    }
+    Ok(activations)
 }

@@ -86,3 +86,54 @@ pub fn find_head(graph: &Graph) -> Result<HeadInfo> {
         }),
     }
 }
+
+/// The one place that says how a head's logits become class scores: a one-unit sigmoid
+/// head has two classes (0 scores the negated logit, 1 the logit); any other head has one
+/// class per logit.
+impl HeadInfo {
+    /// Whether `logits_len` logits of this head are one sigmoid unit read as two classes.
+    fn is_binary(&self, logits_len: usize) -> bool {
+        self.kind == Head::Sigmoid && logits_len == 1
+    }
+
+    /// Number of classes a target may name for `logits_len` logits.
+    pub fn num_classes(&self, logits_len: usize) -> usize {
+        if self.is_binary(logits_len) {
+            2
+        } else {
+            logits_len
+        }
+    }
+
+    /// Classes from most to least likely (ties: lower index first).
+    pub fn ranking(&self, logits: &[f32]) -> Vec<usize> {
+        if self.is_binary(logits.len()) {
+            return if logits[0] >= 0.0 {
+                vec![1, 0]
+            } else {
+                vec![0, 1]
+            };
+        }
+        let mut order: Vec<usize> = (0..logits.len()).collect();
+        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+        order
+    }
+
+    /// The logit unit and sign whose product is the score of `class`.
+    pub fn score_unit(&self, class: usize, logits_len: usize) -> (usize, f32) {
+        if self.is_binary(logits_len) {
+            (0, if class == 1 { 1.0 } else { -1.0 })
+        } else {
+            (class, 1.0)
+        }
+    }
+
+    /// Per-class probabilities from the model output: the output itself, or for a one-unit
+    /// sigmoid `[1 − p, p]`.
+    pub fn class_probabilities(&self, output: &[f32]) -> Vec<f32> {
+        match output {
+            [p] if self.is_binary(1) => vec![1.0 - p, *p],
+            _ => output.to_vec(),
+        }
+    }
+}

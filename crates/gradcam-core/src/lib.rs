@@ -11,12 +11,12 @@
 pub mod cam;
 mod cpu;
 pub mod error;
-mod eval;
-mod fold;
+mod forward;
 pub mod head;
+mod layers;
 pub mod network;
 mod ops;
-mod prepare;
+mod plan;
 pub mod target;
 
 pub use cam::{weighted_channel_sum, CamMethod, CamRequest, CamResult, GradCam, Target};

@@ -1,16 +1,16 @@
-//! The executor: a graph's layers prepared on a candle device, run in topological order on
-//! NHWC batches. Values are dropped as soon as their last consumer has run.
+//! The executor: a graph's layers prepared on a candle device, the fusions found once, and a
+//! plan per set of Grad-CAM targets (see [`crate::plan`]).
 
-use candle_core::{DType, Device, Tensor, Var};
-use keras_import::{Activation, Graph, Node, NodeId, Op};
+use std::sync::Arc;
 
-use crate::cpu;
+use candle_core::{DType, Device, Tensor};
+use keras_import::{Graph, NodeId};
+
 use crate::error::{CamError, ErrorKind, Result};
-use crate::eval::{evaluate, evaluate_after_expansion, ExpansionStep, Fusion};
-use crate::fold::{self, Folding};
-use crate::head::{find_head, Head, HeadInfo};
-use crate::ops::activation;
-use crate::prepare::{arrange_panels, prepare, Layer};
+use crate::head::{find_head, HeadInfo};
+use crate::layers::conv::Conv2d;
+use crate::layers::{self, Kernel};
+use crate::plan::{Fusions, Plan, PlanCache, PlanInputs};
 use crate::target::ancestors;
 
 /// One image's classification.
@@ -24,87 +24,62 @@ pub struct Prediction {
     pub top_class: usize,
 }
 
-/// Per-pass marks of nodes whose work another node did.
-struct Marks {
-    /// Expansion convolutions left to the depthwise convolution that reads them.
-    deferred: Vec<bool>,
-    /// Residual sums finished by the convolution that feeds them.
-    summed: Vec<bool>,
-}
-
 /// A model ready to run on a device.
 pub struct Network {
     device: Device,
-    /// The graph's structure (weights stripped: they live in `layers`).
-    skeleton: Graph,
-    layers: Vec<Layer>,
-    folding: Folding,
+    /// The graph's structure (weights stripped: they live in `kernels`).
+    pub(crate) skeleton: Graph,
+    kernels: Vec<Arc<dyn Kernel>>,
+    fusions: Fusions,
+    plans: PlanCache,
     needed: Vec<bool>,
-    last_use: Vec<usize>,
+    /// For each node, the last node reading it (values are dropped after it).
+    pub(crate) last_use: Vec<usize>,
     input: NodeId,
     input_shape: Vec<Option<usize>>,
-    head: HeadInfo,
+    pub(crate) head: HeadInfo,
 }
 
 impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let panels = self
+            .kernels
+            .iter()
+            .filter(|k| {
+                let any: &dyn std::any::Any = k.as_ref();
+                any.downcast_ref::<Conv2d>()
+                    .is_some_and(|c| c.layout == crate::cpu::KernelLayout::Panels)
+            })
+            .count();
+        let residuals = self.fusions.residuals.iter().flatten().count();
         f.debug_struct("Network")
             .field("nodes", &self.skeleton.nodes.len())
             .field("input_shape", &self.input_shape)
             .field("head", &self.head)
-            .field(
-                "folded_batch_norms",
-                &self.folding.into.iter().filter(|i| i.is_some()).count(),
-            )
-            .field(
-                "fused_expansions",
-                &self
-                    .folding
-                    .expansion
-                    .iter()
-                    .filter(|e| e.is_some())
-                    .count(),
-            )
-            .field(
-                "fused_residual_sums",
-                &self.folding.residual.iter().filter(|r| r.is_some()).count(),
-            )
-            .field(
-                "kernels_as_panels",
-                &self
-                    .layers
-                    .iter()
-                    .filter(|l| matches!(l, Layer::Conv { arranged: true, .. }))
-                    .count(),
-            )
+            .field("folded_batch_norms", &self.fusions.batch_norms.count())
+            .field("fused_expansions", &self.fusions.expansions.count())
+            .field("fused_residual_sums", &residuals)
+            .field("kernels_as_panels", &panels)
             .field("device", &self.device)
             .finish()
     }
-}
-
-/// What a forward pass hands back.
-pub(crate) struct Forward {
-    /// Logits `[N, K]`.
-    pub logits: Tensor,
-    /// Model output `[N, K]`.
-    pub output: Tensor,
-    /// The target activation as the only tracked variable, when one was requested.
-    pub target: Option<Var>,
 }
 
 fn invalid(msg: String) -> CamError {
     CamError::new(ErrorKind::InvalidInput, msg)
 }
 
-/// `(x − x)` sums to exactly 0 iff every element is finite.
-fn all_finite(t: &Tensor) -> Result<bool> {
-    let z = t.detach().sub(&t.detach())?.sum_all()?.to_scalar::<f32>()?;
-    Ok(z == 0.0)
+/// The model's one input.
+struct ModelInput {
+    /// Its node.
+    node: NodeId,
+    /// Its shape without batch.
+    shape: Vec<Option<usize>>,
 }
 
 /// Checks what the executor needs of a graph's structure: one non-scalar input, nodes in
-/// topological order. Returns the input node and its shape.
-fn check_structure(graph: &Graph) -> Result<(NodeId, Vec<Option<usize>>)> {
+/// topological order.
+fn check_structure(graph: &Graph) -> Result<ModelInput> {
     let [input] = graph.inputs[..] else {
         return Err(CamError::new(
             ErrorKind::Unsupported,
@@ -135,20 +110,28 @@ fn check_structure(graph: &Graph) -> Result<(NodeId, Vec<Option<usize>>)> {
             ));
         }
     }
-    Ok((input, input_shape))
+    Ok(ModelInput {
+        node: input,
+        shape: input_shape,
+    })
+}
+
+/// Prepares node `id`'s layer, naming the layer in an error.
+fn prepare_node(graph: &Graph, id: NodeId, device: &Device) -> Result<Box<dyn Kernel>> {
+    let node = &graph.nodes[id];
+    layers::prepare(graph, node, device).map_err(|e| e.in_layer(&node.path))
 }
 
 impl Network {
     /// Prepares `graph` on `device`: converts every weight once to executor layout, checks
-    /// weights for NaN/Inf, and folds BatchNormalization into the preceding convolutions.
+    /// weights for NaN/Inf, and finds the fusions (BatchNormalization folded into the
+    /// preceding convolutions, …).
     pub fn load(graph: &Graph, device: &Device) -> Result<Network> {
         let input = check_structure(graph)?;
-        let layers = graph
-            .nodes
-            .iter()
-            .map(|n| prepare(graph, n, device).map_err(|e| e.in_layer(&n.path)))
+        let kernels = (0..graph.nodes.len())
+            .map(|id| prepare_node(graph, id, device))
             .collect::<Result<Vec<_>>>()?;
-        Network::assemble(graph, device, layers, input)
+        Network::assemble(graph, device, kernels, input)
     }
 
     /// Like [`Network::load`], but frees each weight's values in `graph` as soon as the last
@@ -164,11 +147,10 @@ impl Network {
                 }
             }
         }
-        let mut layers = Vec::with_capacity(graph.nodes.len());
+        let mut kernels = Vec::with_capacity(graph.nodes.len());
         for id in 0..graph.nodes.len() {
-            let node = &graph.nodes[id];
-            layers.push(prepare(graph, node, device).map_err(|e| e.in_layer(&node.path))?);
-            let done: Vec<usize> = node
+            kernels.push(prepare_node(graph, id, device)?);
+            let done: Vec<usize> = graph.nodes[id]
                 .weights
                 .iter()
                 .copied()
@@ -178,28 +160,28 @@ impl Network {
                 graph.weights[w].data = Vec::new();
             }
         }
-        Network::assemble(graph, device, layers, input)
+        Network::assemble(graph, device, kernels, input)
     }
 
-    /// Builds the network from prepared layers and the checked input (node, shape): folds,
-    /// liveness, head.
+    /// Builds the network from prepared kernels and the checked input: fusions, liveness,
+    /// head.
     fn assemble(
         graph: &Graph,
         device: &Device,
-        mut layers: Vec<Layer>,
-        (input, input_shape): (NodeId, Vec<Option<usize>>),
+        mut kernels: Vec<Box<dyn Kernel>>,
+        input: ModelInput,
     ) -> Result<Network> {
         let head = find_head(graph)?;
-        let folding = fold::plan(graph, &mut layers, &[head.logits_node, head.output_node]);
-        arrange_panels(&mut layers, |id| !folding.expansion_chain[id].is_empty())?;
-        let needed = ancestors(graph, &[head.logits_node, head.output_node]);
+        let outputs = [head.logits_node, head.output_node];
+        let fusions = Fusions::find(graph, &mut kernels, &outputs)?;
+        let needed = ancestors(graph, &outputs);
         let mut last_use = vec![0usize; graph.nodes.len()];
         for (id, node) in graph.nodes.iter().enumerate().filter(|(id, _)| needed[*id]) {
             for &i in &node.inputs {
                 last_use[i] = id;
             }
         }
-        for keep in [head.logits_node, head.output_node] {
+        for keep in outputs {
             last_use[keep] = usize::MAX;
         }
         let skeleton = Graph {
@@ -212,13 +194,29 @@ impl Network {
         Ok(Network {
             device: device.clone(),
             skeleton,
-            layers,
-            folding,
+            kernels: kernels.into_iter().map(Arc::from).collect(),
+            fusions,
+            plans: PlanCache::default(),
             needed,
             last_use,
-            input,
-            input_shape,
+            input: input.node,
+            input_shape: input.shape,
             head,
+        })
+    }
+
+    /// The plan for `targets`, built once per target set.
+    pub(crate) fn plan(&self, targets: &[NodeId]) -> Result<Arc<Plan>> {
+        self.plans.get(targets, |targets| {
+            PlanInputs {
+                graph: &self.skeleton,
+                kernels: &self.kernels,
+                fusions: &self.fusions,
+                needed: &self.needed,
+                input: self.input,
+                logits: self.head.logits_node,
+            }
+            .plan(targets)
         })
     }
 
@@ -300,233 +298,6 @@ impl Network {
         Ok(Tensor::from_slice(batch, shape, &self.device)?)
     }
 
-    /// Runs the graph on `x`; `target` (if any) becomes the only tracked variable.
-    pub(crate) fn forward(&self, x: &Tensor, target: Option<NodeId>) -> Result<Forward> {
-        match self.forward_checked(x, target, false) {
-            Ok(f) if all_finite(&f.logits)? && all_finite(&f.output)? => Ok(f),
-            Ok(_) => {
-                // Rerun with a check after every node to name the first layer that goes bad.
-                self.forward_checked(x, target, true)?;
-                Err(CamError::new(
-                    ErrorKind::NonFinite,
-                    "the model output contains NaN or Inf",
-                ))
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn forward_checked(&self, x: &Tensor, target: Option<NodeId>, check: bool) -> Result<Forward> {
-        let nodes = &self.skeleton.nodes;
-        let mut values: Vec<Option<Tensor>> = vec![None; nodes.len()];
-        let mut marks = Marks {
-            deferred: vec![false; nodes.len()],
-            summed: vec![false; nodes.len()],
-        };
-        let mut var = None;
-        let mut logits = None;
-        for (id, node) in nodes.iter().enumerate() {
-            if !self.needed[id] && target != Some(id) {
-                continue;
-            }
-            let (value, pre) = self
-                .run_node(id, node, x, (&values, &mut marks), target)
-                .map_err(|e| e.in_layer(&node.path))?;
-            if id == self.head.logits_node {
-                logits = Some(if self.head.fused { pre } else { value.clone() });
-            }
-            let value = if target == Some(id) {
-                let v = Var::from_tensor(&value.detach())?;
-                let t = v.as_tensor().clone();
-                var = Some(v);
-                t
-            } else {
-                value
-            };
-            if check && !all_finite(&value)? {
-                return Err(CamError::at(
-                    ErrorKind::NonFinite,
-                    &node.path,
-                    "the first NaN or Inf of the forward pass appears in this layer's output",
-                ));
-            }
-            values[id] = Some(value);
-            for &i in &node.inputs {
-                if self.last_use[i] == id && target != Some(i) {
-                    values[i] = None;
-                }
-            }
-        }
-        let take = |id: NodeId| -> Result<Tensor> {
-            let t = values[id].clone().ok_or_else(|| {
-                CamError::new(ErrorKind::InvalidGraph, "the output was not computed")
-            })?;
-            let n = t.dim(0)?;
-            Ok(t.reshape((n, t.elem_count() / n.max(1)))?)
-        };
-        let logits = match logits {
-            Some(l) => {
-                let n = l.dim(0)?;
-                l.reshape((n, l.elem_count() / n.max(1)))?
-            }
-            None => take(self.head.logits_node)?,
-        };
-        Ok(Forward {
-            logits,
-            output: take(self.head.output_node)?,
-            target: var,
-        })
-    }
-
-    /// Computes one node; returns its value and its value before the fused activation. An
-    /// expansion convolution left to its depthwise convolution passes its input on instead
-    /// (and is marked in `marks.deferred`); the layers between them pass it on as folded
-    /// layers do. A convolution that finishes a residual sum returns the sum's value (and
-    /// marks the sum in `marks.summed`, which then passes that value on).
-    fn run_node(
-        &self,
-        id: NodeId,
-        node: &Node,
-        x: &Tensor,
-        (values, marks): (&[Option<Tensor>], &mut Marks),
-        target: Option<NodeId>,
-    ) -> Result<(Tensor, Tensor)> {
-        if id == self.input {
-            return Ok((x.clone(), x.clone()));
-        }
-        if matches!(node.op, Op::Input) {
-            return Err(CamError::new(
-                ErrorKind::Unsupported,
-                "a second model input",
-            ));
-        }
-        let inputs = node
-            .inputs
-            .iter()
-            .map(|&i| {
-                values[i].clone().ok_or_else(|| {
-                    CamError::new(
-                        ErrorKind::InvalidGraph,
-                        format!("input node {i} has no value"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // BatchNormalization or activation already applied by the convolution before it.
-        let passed_through = match (self.folding.into[id], self.folding.activation_into[id]) {
-            (Some(conv), _) => self.folding.batch_norm_applies(conv, target),
-            (_, Some(conv)) => self.folding.activation_applies(conv, target).is_some(),
-            _ => self.folding.pad_passes_through(id, target),
-        };
-        if passed_through || self.defers_expansion(id, &inputs[0], target)? {
-            marks.deferred[id] = !passed_through;
-            let v = inputs[0].clone();
-            return Ok((v.clone(), v));
-        }
-        if let (true, Some(side)) = (marks.summed[id], self.folding.summed_side[id]) {
-            let v = inputs[side].clone();
-            return Ok((v.clone(), v));
-        }
-        let layer = self.folding.layer_for(id, &self.layers[id], target)?;
-        if let Some(r) = self.folding.residual_applies(id, target) {
-            let other = values[r.other].as_ref();
-            if let Some(v) = self.finish_sum(id, &layer, &inputs[0], other, r.sum, target)? {
-                marks.summed[r.sum] = true;
-                return Ok((v.clone(), v));
-            }
-        }
-        let e = match self.folding.expansion[id].filter(|&conv| marks.deferred[conv]) {
-            Some(conv) => {
-                let expand_layer = self.folding.layer_for(conv, &self.layers[conv], target)?;
-                let expansion = ExpansionStep {
-                    node: &self.skeleton.nodes[conv],
-                    layer: &expand_layer,
-                    fusion: self.fusion(conv, target),
-                };
-                evaluate_after_expansion(
-                    &expansion,
-                    node,
-                    &layer,
-                    &inputs[0],
-                    self.fusion(id, target),
-                )?
-            }
-            None => evaluate(node, &layer, &inputs, self.fusion(id, target))?,
-        };
-        let value = activation::apply(&e.pre, e.activation)?;
-        Ok((value, e.pre))
-    }
-
-    /// Convolution `conv` (prepared `layer`) of `x`, plus `other` and the activation of the
-    /// residual `sum` it finishes, in one CPU kernel; `None` when that kernel cannot run (the
-    /// layers then run apart).
-    fn finish_sum(
-        &self,
-        conv: NodeId,
-        layer: &Layer,
-        x: &Tensor,
-        other: Option<&Tensor>,
-        sum: NodeId,
-        target: Option<NodeId>,
-    ) -> Result<Option<Tensor>> {
-        let (
-            Some(other),
-            Layer::Conv {
-                win,
-                kernel,
-                kept,
-                bias,
-                grouped: false,
-                ..
-            },
-        ) = (other, layer)
-        else {
-            return Ok(None);
-        };
-        let activation = self
-            .folding
-            .activation_applies(sum, target)
-            .unwrap_or(Activation::Linear);
-        let Some(epilogue) = cpu::Epilogue::of(activation) else {
-            return Ok(None);
-        };
-        let pad = self.folding.pad_for(conv, target);
-        cpu::conv2d(
-            x,
-            (kernel, bias.as_ref(), Some(kept)),
-            win,
-            pad,
-            (Some(other), epilogue),
-        )
-    }
-
-    /// How node `id` runs with `target`: the activation and padding folded into it, and
-    /// whether the CPU kernels may apply its activation in place.
-    fn fusion(&self, id: NodeId, target: Option<NodeId>) -> Fusion {
-        Fusion {
-            activation: self.folding.activation_applies(id, target),
-            fast: id != self.head.logits_node,
-            pad: self.folding.pad_for(id, target),
-        }
-    }
-
-    /// Whether expansion convolution `id` (if it is one) is left to the depthwise convolution
-    /// that reads it, for input `x` with `target`.
-    fn defers_expansion(&self, id: NodeId, x: &Tensor, target: Option<NodeId>) -> Result<bool> {
-        if !self.folding.expansion_may_defer(id, target) {
-            return Ok(false);
-        }
-        let Layer::Conv {
-            kernel,
-            arranged: false,
-            ..
-        } = &self.layers[id]
-        else {
-            return Ok(false);
-        };
-        Ok(cpu::expansion_pays(x, kernel.dims2()?.1))
-    }
-
     /// Classifies a batch of `n` NHWC images (`batch.len() == n·H·W·C`).
     pub fn predict(&self, batch: &[f32], n: usize) -> Result<Vec<Prediction>> {
         let x = self.input_tensor(batch, n)?;
@@ -535,14 +306,14 @@ impl Network {
     }
 
     /// Splits a forward pass into per-image predictions.
-    pub(crate) fn predictions(&self, f: &Forward) -> Result<Vec<Prediction>> {
+    pub(crate) fn predictions(&self, f: &crate::forward::Forward) -> Result<Vec<Prediction>> {
         let logits = f.logits.to_dtype(DType::F32)?.to_vec2::<f32>()?;
         let probs = f.output.to_dtype(DType::F32)?.to_vec2::<f32>()?;
         Ok(logits
             .into_iter()
             .zip(probs)
             .map(|(logits, probabilities)| {
-                let top_class = self.ranking(&logits).first().copied().unwrap_or(0);
+                let top_class = self.head.ranking(&logits).first().copied().unwrap_or(0);
                 Prediction {
                     logits,
                     probabilities,
@@ -554,33 +325,11 @@ impl Network {
 
     /// Number of classes a target may name (2 for a one-unit sigmoid head).
     pub fn num_classes(&self, logits_len: usize) -> usize {
-        if self.head.kind == Head::Sigmoid && logits_len == 1 {
-            2
-        } else {
-            logits_len
-        }
+        self.head.num_classes(logits_len)
     }
 
     /// Classes from most to least likely (ties: lower index first).
     pub fn ranking(&self, logits: &[f32]) -> Vec<usize> {
-        if self.head.kind == Head::Sigmoid && logits.len() == 1 {
-            return if logits[0] >= 0.0 {
-                vec![1, 0]
-            } else {
-                vec![0, 1]
-            };
-        }
-        let mut order: Vec<usize> = (0..logits.len()).collect();
-        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
-        order
-    }
-
-    /// The logit unit and sign whose product is the score of `class`.
-    pub(crate) fn score_unit(&self, class: usize, logits_len: usize) -> (usize, f32) {
-        if self.head.kind == Head::Sigmoid && logits_len == 1 {
-            (0, if class == 1 { 1.0 } else { -1.0 })
-        } else {
-            (class, 1.0)
-        }
+        self.head.ranking(logits)
     }
 }

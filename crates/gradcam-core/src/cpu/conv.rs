@@ -15,6 +15,7 @@ use super::matmul::{matmul_columns_into, matmul_into};
 use super::panels;
 use super::threads;
 use super::winograd::{self, KeptTransform};
+use super::KernelLayout;
 use crate::error::Result;
 use crate::ops::conv::Window2d;
 
@@ -195,10 +196,15 @@ impl Product<'_> {
                 None => Cow::Owned(winograd::transformed_kernel(self.kernel, c, o)),
             };
             let mut out = zeroed(m * o);
-            let weights = (&u[..], self.bias, o);
-            let finish = (self.residual, self.epilogue);
-            let split = winograd::Split::of(self.g, threads);
-            winograd::convolve(split, self.x, self.g, weights, finish, &mut out);
+            let job = winograd::Job {
+                x: self.x,
+                g: self.g,
+                bias: self.bias,
+                residual: self.residual,
+                out_c: o,
+                epilogue: self.epilogue,
+            };
+            winograd::convolve(winograd::Split::of(self.g, threads), &job, &u, &mut out);
             out
         } else if row_tiles >= 2 * threads || threads == 1 {
             self.by_rows()
@@ -210,24 +216,58 @@ impl Product<'_> {
     }
 }
 
-/// Dense convolution of NHWC `x`, zero-padded by `pad`, with `kernel [kh·kw·C, O]` (or a
-/// 1×1 kernel's `[O / 64, C, 64]` panels, [`panels::panels_of`]) on the CPU fast path (its
-/// Winograd transform kept in `kept` when given), with the bias, `residual` (a tensor of the
-/// output's shape, added before the activation) and `epilogue` fused; `None` when `x` or
-/// `residual` is not eligible.
+/// A dense convolution's weights as the CPU kernel reads them.
+#[derive(Clone, Copy)]
+pub(crate) struct ConvWeights<'a> {
+    /// `[kh·kw·C, O]` rows, or a 1×1 kernel's `[O / 64, C, 64]` panels.
+    pub kernel: &'a Tensor,
+    /// How `kernel` is laid out (never [`KernelLayout::Grouped`] here).
+    pub layout: KernelLayout,
+    /// Bias `[O]`.
+    pub bias: Option<&'a Tensor>,
+    /// Where the kernel's Winograd transform is kept, when the layer keeps it.
+    pub kept: Option<&'a KeptTransform>,
+}
+
+/// What a convolution kernel does to each output tile while it is in cache.
+#[derive(Clone, Copy)]
+pub(crate) struct Finish<'a> {
+    /// A tensor of the output's shape added before the activation (a residual sum).
+    pub residual: Option<&'a Tensor>,
+    /// The activation applied last.
+    pub epilogue: Epilogue,
+}
+
+impl Finish<'_> {
+    /// Only an activation.
+    pub fn with(epilogue: Epilogue) -> Finish<'static> {
+        Finish {
+            residual: None,
+            epilogue,
+        }
+    }
+}
+
+/// Dense convolution of NHWC `x`, zero-padded by `pad`, with `w` on the CPU fast path, with
+/// the bias, residual and epilogue of `finish` fused; `None` when `x` or the residual is not
+/// eligible, or the layout is grouped.
 pub(crate) fn conv2d(
     x: &Tensor,
-    (kernel, bias, kept): (&Tensor, Option<&Tensor>, Option<&KeptTransform>),
+    w: ConvWeights<'_>,
     win: &Window2d,
     pad: ZeroPad,
-    (residual, epilogue): (Option<&Tensor>, Epilogue),
+    finish: Finish<'_>,
 ) -> Result<Option<Tensor>> {
     let Some(g) = Geometry::of_eligible(x, win, pad)? else {
         return Ok(None);
     };
-    let (k, out_c, arranged) = match *kernel.dims() {
-        [k, o] => (k, o, false),
-        [p, k, panels::WIDTH] if g.win.positions() == 1 => (k, p * panels::WIDTH, true),
+    let (kernel, bias, kept, residual, epilogue) =
+        (w.kernel, w.bias, w.kept, finish.residual, finish.epilogue);
+    let (k, out_c, arranged) = match (w.layout, kernel.dims()) {
+        (KernelLayout::Rows, &[k, o]) => (k, o, false),
+        (KernelLayout::Panels, &[p, k, panels::WIDTH]) if g.win.positions() == 1 => {
+            (k, p * panels::WIDTH, true)
+        }
         _ => return Ok(None),
     };
     let out_dims = [g.n, g.rows.out, g.cols.out, out_c];

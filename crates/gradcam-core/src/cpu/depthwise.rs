@@ -90,15 +90,25 @@ fn inside_columns(g: &Geometry) -> std::ops::Range<usize> {
     first..end.min(g.cols.out).max(first)
 }
 
+/// A depthwise kernel and bias as host data.
+#[derive(Clone, Copy)]
+pub(super) struct HostWeights<'a> {
+    /// `[kh·kw, C]`.
+    pub weights: &'a [f32],
+    /// `[C]`.
+    pub bias: Option<&'a [f32]>,
+}
+
 /// Output row `oh` (`Wo × C`) of one image, whose input row `ih` (`W × C`) is `row(ih)`, with
-/// `(weights, bias)`, before the activation.
+/// weights `w`, before the activation.
 pub(super) fn output_row<'a>(
     row: impl Fn(usize) -> &'a [f32],
     g: &Geometry,
-    (weights, bias): (&[f32], Option<&[f32]>),
+    w: HostWeights<'_>,
     oh: usize,
     dst: &mut [f32],
 ) {
+    let HostWeights { weights, bias } = w;
     let (c, kh, kw) = (g.c, g.win.h.kernel, g.win.w.kernel);
     let rows: Vec<(usize, &[f32])> = (0..kh)
         .filter_map(|i| g.in_row(oh, i).map(|ih| (i, row(ih))))
@@ -124,13 +134,21 @@ pub(super) fn output_row<'a>(
     }
 }
 
-/// Depthwise convolution of NHWC `x`, zero-padded by `pad`, with `kernel [kh·kw, C]` (one
-/// channel per output channel) on the CPU fast path, with the bias and `epilogue` fused;
-/// `None` when `x` is not eligible.
+/// A depthwise convolution's weights: `kernel [kh·kw, C]` (one channel per output channel)
+/// and bias `[C]`.
+#[derive(Clone, Copy)]
+pub(crate) struct DepthwiseWeights<'a> {
+    /// One row of channel weights per kernel position.
+    pub kernel: &'a Tensor,
+    /// Bias `[C]`.
+    pub bias: Option<&'a Tensor>,
+}
+
+/// Depthwise convolution of NHWC `x`, zero-padded by `pad`, with `w` on the CPU fast path,
+/// with the bias and `epilogue` fused; `None` when `x` is not eligible.
 pub(crate) fn depthwise_conv2d(
     x: &Tensor,
-    kernel: &Tensor,
-    bias: Option<&Tensor>,
+    w: DepthwiseWeights<'_>,
     win: &Window2d,
     pad: ZeroPad,
     epilogue: Epilogue,
@@ -138,6 +156,7 @@ pub(crate) fn depthwise_conv2d(
     let Some(g) = Geometry::of_eligible(x, win, pad)? else {
         return Ok(None);
     };
+    let (kernel, bias) = (w.kernel, w.bias);
     if kernel.dims() != [win.positions(), g.c] || bias.is_some_and(|b| b.dims() != [g.c]) {
         return Ok(None);
     }
@@ -149,7 +168,16 @@ pub(crate) fn depthwise_conv2d(
         par_chunks_filled(g.out_pixels() * g.c, ow_n * g.c, |row, dst| {
             let image = row / oh_n * g.h * g.w * g.c;
             let input_row = |ih: usize| &xs[image + ih * g.w * g.c..][..g.w * g.c];
-            output_row(input_row, &g, (ws, bs), row % oh_n, dst);
+            output_row(
+                input_row,
+                &g,
+                HostWeights {
+                    weights: ws,
+                    bias: bs,
+                },
+                row % oh_n,
+                dst,
+            );
             epilogue.apply(dst);
         })
     })?;

@@ -11,7 +11,7 @@ use std::ops::Range;
 use candle_core::Tensor;
 use rayon::prelude::*;
 
-use super::depthwise::output_row;
+use super::depthwise::{output_row, DepthwiseWeights, HostWeights};
 use super::epilogue::Epilogue;
 use super::geometry::{Geometry, ZeroPad};
 use super::host::{eligible, tensor, with_host, zeroed};
@@ -66,13 +66,13 @@ fn band_rows(g: &Geometry, threads: usize) -> usize {
     fit.min(spread).clamp(1, g.rows.out.max(1))
 }
 
-/// The depthwise convolution (`kernel [kh·kw, E]`, bias, `win` over the input zero-padded by
+/// The depthwise convolution (`depthwise`, a `[kh·kw, E]` kernel and its bias, `win` over the input zero-padded by
 /// `pad`, `epilogue`) of `expansion` applied to NHWC `x`, on the CPU fast path; `None` when
 /// `x` is not eligible or a shape does not fit (the caller then runs the two layers apart).
 pub(crate) fn expanded_depthwise_conv2d(
     x: &Tensor,
     expansion: &Expansion<'_>,
-    (kernel, bias): (&Tensor, Option<&Tensor>),
+    depthwise: DepthwiseWeights<'_>,
     win: &Window2d,
     pad: ZeroPad,
     epilogue: Epilogue,
@@ -80,6 +80,7 @@ pub(crate) fn expanded_depthwise_conv2d(
     if !eligible(x) {
         return Ok(None);
     }
+    let (kernel, bias) = (depthwise.kernel, depthwise.bias);
     let (n, h, w, c) = x.dims4()?;
     let Ok((kc, e)) = expansion.kernel.dims2() else {
         return Ok(None);
@@ -176,7 +177,7 @@ impl Job<'_> {
         let row_len = g.w * e;
         let input_row = |ih: usize| &expanded[(ih - read.start) * row_len..][..row_len];
         for (oh, dst) in rows.zip(dst.chunks_exact_mut(g.cols.out * e)) {
-            output_row(input_row, g, (weights, bias), oh, dst);
+            output_row(input_row, g, HostWeights { weights, bias }, oh, dst);
             activation.apply(dst);
         }
     }

@@ -25,8 +25,8 @@ mod winograd;
 
 pub(crate) use add::add;
 pub(crate) use constant_product::matmul_by_constant;
-pub(crate) use conv::conv2d;
-pub(crate) use depthwise::depthwise_conv2d;
+pub(crate) use conv::{conv2d, ConvWeights, Finish};
+pub(crate) use depthwise::{depthwise_conv2d, DepthwiseWeights};
 pub(crate) use epilogue::Epilogue;
 pub(crate) use expanded::{expanded_depthwise_conv2d, expansion_pays, Expansion};
 pub(crate) use geometry::{ZeroPad, NO_PAD};
@@ -34,6 +34,17 @@ pub(crate) use pad::zero_pad;
 pub(crate) use panels::panels_of;
 pub(crate) use pool::max_pool;
 pub(crate) use winograd::KeptTransform;
+
+/// How a convolution kernel's values are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KernelLayout {
+    /// `[kh·kw·C, O]` rows: the im2col product's right-hand side.
+    Rows,
+    /// `[G, kh·kw·C/G, O/G]`: one row block per feature group.
+    Grouped,
+    /// `[O / 64, C, 64]` panels of a 1×1 kernel ([`panels`]), read without packing.
+    Panels,
+}
 
 /// f32 values per step of the register-blocked loops: one AVX-512 register.
 const LANES: usize = 16;

@@ -11,6 +11,20 @@ use super::winograd::Split;
 use super::*;
 use crate::ops::conv::Window2d;
 
+/// A `[K, O]` row kernel as the convolution kernel reads it.
+fn rows<'a>(
+    kernel: &'a Tensor,
+    bias: Option<&'a Tensor>,
+    kept: Option<&'a KeptTransform>,
+) -> ConvWeights<'a> {
+    ConvWeights {
+        kernel,
+        layout: KernelLayout::Rows,
+        bias,
+        kept,
+    }
+}
+
 #[derive(Debug)]
 struct Case {
     dims: (usize, usize, usize, usize),
@@ -187,7 +201,7 @@ proptest! {
         let residual = values(sum.len(), seed ^ 7);
         let g = Geometry::new(c.dims, &c.win, c.pad).unwrap();
         let rt = tensor(&residual, &[n, g.rows.out, g.cols.out, out_c]);
-        let y = conv2d(&x, (&kt, with_bias.then_some(&bt), None), &c.win, c.pad, (with_residual.then_some(&rt), Epilogue::Clip { lo: 0.0, hi: 6.0 }))
+        let y = conv2d(&x, rows(&kt, with_bias.then_some(&bt), None), &c.win, c.pad, Finish { residual: with_residual.then_some(&rt), epilogue: Epilogue::Clip { lo: 0.0, hi: 6.0 } })
             .unwrap()
             .expect("eligible");
         let want = relu6_of_sum(sum, with_residual.then_some(residual.as_slice()));
@@ -202,8 +216,10 @@ proptest! {
         let bias = values(cc, seed ^ 3);
         let y = depthwise_conv2d(
             &tensor(&c.x, &[n, h, w, cc]),
-            &tensor(&kernel, &[c.win.positions(), cc]),
-            Some(&tensor(&bias, &[cc])),
+            DepthwiseWeights {
+                kernel: &tensor(&kernel, &[c.win.positions(), cc]),
+                bias: Some(&tensor(&bias, &[cc])),
+            },
             &c.win,
             c.pad,
             Epilogue::Swish,
@@ -267,13 +283,13 @@ fn many_rows_take_the_row_split_and_still_match() {
     let residual = values(40 * 40 * out_c, 12);
     let y = conv2d(
         &tensor(&c.x, &[1, 40, 40, 3]),
-        (&tensor(&kernel, &[27, out_c]), None, None),
+        rows(&tensor(&kernel, &[27, out_c]), None, None),
         &c.win,
         NO_PAD,
-        (
-            Some(&tensor(&residual, &[1, 40, 40, out_c])),
-            Epilogue::Linear,
-        ),
+        Finish {
+            residual: Some(&tensor(&residual, &[1, 40, 40, out_c])),
+            epilogue: Epilogue::Linear,
+        },
     )
     .unwrap()
     .expect("eligible");
@@ -295,19 +311,26 @@ fn tracked_or_non_cpu_inputs_are_left_to_the_generic_path() {
     let win = Window2d::new([1, 1], [1, 1], [1, 1], Padding::Valid);
     let k = tensor(&values(8, 2), &[4, 2]);
     let y = x.as_tensor().affine(2.0, 0.0).unwrap();
-    assert!(
-        conv2d(&y, (&k, None, None), &win, NO_PAD, (None, Epilogue::Linear))
-            .unwrap()
-            .is_none()
-    );
+    assert!(conv2d(
+        &y,
+        rows(&k, None, None),
+        &win,
+        NO_PAD,
+        Finish::with(Epilogue::Linear)
+    )
+    .unwrap()
+    .is_none());
     let fine = tensor(&values(16, 1), &[1, 2, 2, 4]);
     let tracked_residual = y.narrow(3, 0, 2).unwrap();
     assert!(conv2d(
         &fine,
-        (&k, None, None),
+        rows(&k, None, None),
         &win,
         NO_PAD,
-        (Some(&tracked_residual), Epilogue::Linear)
+        Finish {
+            residual: Some(&tracked_residual),
+            epilogue: Epilogue::Linear
+        }
     )
     .unwrap()
     .is_none());
@@ -375,10 +398,16 @@ proptest! {
         let want = relu6_of_sum(sum, with_residual.then_some(residual.as_slice()));
         let mut out = vec![f32::NAN; g.out_pixels() * out_c];
         let u = winograd::transformed_kernel(&kernel, cc, out_c);
-        let weights = (u.as_slice(), with_bias.then_some(bias.as_slice()), out_c);
-        let finish = (with_residual.then_some(residual.as_slice()), Epilogue::Clip { lo: 0.0, hi: 6.0 });
+        let job = winograd::Job {
+            x: &c.x,
+            g: &g,
+            bias: with_bias.then_some(bias.as_slice()),
+            residual: with_residual.then_some(residual.as_slice()),
+            out_c,
+            epilogue: Epilogue::Clip { lo: 0.0, hi: 6.0 },
+        };
         let split = if band == 0 { Split::Phases } else { Split::Bands(band) };
-        winograd::convolve(split, &c.x, &g, weights, finish, &mut out);
+        winograd::convolve(split, &job, &u, &mut out);
         close(&out, &want, &format!("winograd ({split:?}) on {n}×{h}×{w}×{cc}"));
     }
 }
@@ -405,26 +434,24 @@ fn winograd_is_as_accurate_as_the_direct_product_over_wide_channels() {
     };
     let g = Geometry::new(c.dims, &c.win, c.pad).unwrap();
     let mut fast = vec![f32::NAN; g.out_pixels() * out_c];
-    winograd::convolve(
-        Split::of(&g, 2),
-        &c.x,
-        &g,
-        (
-            &winograd::transformed_kernel(&kernel, cc, out_c),
-            None,
-            out_c,
-        ),
-        (None, Epilogue::Linear),
-        &mut fast,
-    );
+    let job = winograd::Job {
+        x: &c.x,
+        g: &g,
+        bias: None,
+        residual: None,
+        out_c,
+        epilogue: Epilogue::Linear,
+    };
+    let u = winograd::transformed_kernel(&kernel, cc, out_c);
+    winograd::convolve(Split::of(&g, 2), &job, &u, &mut fast);
     let k = tensor(&kernel, &[9 * cc, out_c]);
     let x = tensor(&c.x, &[n, h, w, cc]);
     let direct = conv2d(
         &x,
-        (&k, None, None),
+        rows(&k, None, None),
         &c.win,
         NO_PAD,
-        (None, Epilogue::Linear),
+        Finish::with(Epilogue::Linear),
     )
     .unwrap()
     .unwrap()
@@ -522,10 +549,10 @@ fn convolutions_with_a_kept_transform_match_the_definition() {
     for call in ["first", "second"] {
         let y = conv2d(
             &x,
-            (&k, Some(&b), Some(&kept)),
+            rows(&k, Some(&b), Some(&kept)),
             &c.win,
             NO_PAD,
-            (None, Epilogue::Linear),
+            Finish::with(Epilogue::Linear),
         )
         .unwrap()
         .expect("eligible");
@@ -577,7 +604,7 @@ proptest! {
         let y = expanded_depthwise_conv2d(
             &tensor(&c.x, &[n, h, w, cc]),
             &expansion,
-            (&dk, Some(&db)),
+            DepthwiseWeights { kernel: &dk, bias: Some(&db) },
             &c.win,
             c.pad,
             Epilogue::Swish,

@@ -134,26 +134,9 @@ impl Split {
     }
 }
 
-/// The convolution of host input `x` (geometry `g`, a 3×3 stride-1 undilated window) with
-/// the transformed kernel `u` ([`transformed_kernel`]) and bias, plus `residual` (of the
-/// output's shape) if any, then `epilogue`, into the NHWC output `out`, the work split by
-/// `split`.
-pub(crate) fn convolve(
-    split: Split,
-    x: &[f32],
-    g: &Geometry,
-    (u, bias, out_c): (&[f32], Option<&[f32]>, usize),
-    (residual, epilogue): (Option<&[f32]>, Epilogue),
-    out: &mut [f32],
-) {
-    let job = Job {
-        x,
-        g,
-        bias,
-        residual,
-        out_c,
-        epilogue,
-    };
+/// The convolution `job` describes, with the transformed kernel `u`
+/// ([`transformed_kernel`]), into the NHWC output `out`, the work split by `split`.
+pub(crate) fn convolve(split: Split, job: &Job<'_>, u: &[f32], out: &mut [f32]) {
     job.run(u, split, out);
 }
 
@@ -295,13 +278,21 @@ fn product(
 }
 
 /// One convolution: input, geometry and what is applied to the output.
-struct Job<'a> {
-    x: &'a [f32],
-    g: &'a Geometry,
-    bias: Option<&'a [f32]>,
-    residual: Option<&'a [f32]>,
-    out_c: usize,
-    epilogue: Epilogue,
+/// One Winograd convolution of host data (a 3×3 stride-1 undilated window): its input and
+/// how each output tile is finished.
+pub(crate) struct Job<'a> {
+    /// The NHWC input.
+    pub x: &'a [f32],
+    /// Its geometry.
+    pub g: &'a Geometry,
+    /// Bias `[O]`.
+    pub bias: Option<&'a [f32]>,
+    /// A tensor of the output's shape added before the activation.
+    pub residual: Option<&'a [f32]>,
+    /// Output channels.
+    pub out_c: usize,
+    /// The activation applied last.
+    pub epilogue: Epilogue,
 }
 
 /// Per-task buffers, reused from band to band.

@@ -8,7 +8,7 @@ use candle_core::Tensor;
 use keras_import::Padding;
 
 use super::window::{taps, AxisWindow};
-use crate::cpu::{self, Epilogue, NO_PAD};
+use crate::cpu::{self, ConvWeights, DepthwiseWeights, Epilogue, Finish, KernelLayout, NO_PAD};
 use crate::error::Result;
 
 /// A 2-D window over (height, width) with its padding mode.
@@ -84,13 +84,13 @@ pub(crate) fn conv2d(
     bias: Option<&Tensor>,
     win: &Window2d,
 ) -> Result<Tensor> {
-    if let Some(y) = cpu::conv2d(
-        x,
-        (kernel, bias, None),
-        win,
-        NO_PAD,
-        (None, Epilogue::Linear),
-    )? {
+    let weights = ConvWeights {
+        kernel,
+        layout: KernelLayout::Rows,
+        bias,
+        kept: None,
+    };
+    if let Some(y) = cpu::conv2d(x, weights, win, NO_PAD, Finish::with(Epilogue::Linear))? {
         return Ok(y);
     }
     if win.is_pointwise() {
@@ -147,7 +147,8 @@ pub(crate) fn depthwise_conv2d(
     bias: Option<&Tensor>,
     win: &Window2d,
 ) -> Result<Tensor> {
-    if let Some(y) = cpu::depthwise_conv2d(x, kernel, bias, win, NO_PAD, Epilogue::Linear)? {
+    let weights = DepthwiseWeights { kernel, bias };
+    if let Some(y) = cpu::depthwise_conv2d(x, weights, win, NO_PAD, Epilogue::Linear)? {
         return Ok(y);
     }
     let t = taps(x, win.h, win.w, win.padding, 0.0)?;

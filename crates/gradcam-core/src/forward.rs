@@ -1,0 +1,247 @@
+//! The forward pass: runs a plan's steps in topological order on an NHWC batch, the target
+//! activations becoming the only tracked variables. Values are dropped as soon as their last
+//! reader has run.
+
+use candle_core::{Tensor, Var};
+use keras_import::NodeId;
+
+use crate::error::{CamError, ErrorKind, Result};
+use crate::layers::conv::residual;
+use crate::layers::conv::Conv2d;
+use crate::layers::depthwise::expansion::{self, ExpansionStep};
+use crate::layers::depthwise::Depthwise;
+use crate::layers::Evaluated;
+use crate::network::Network;
+use crate::ops::activation;
+use crate::plan::{Plan, Run, Step};
+
+/// What a forward pass hands back.
+pub(crate) struct Forward {
+    /// Logits `[N, K]`.
+    pub logits: Tensor,
+    /// Model output `[N, K]`.
+    pub output: Tensor,
+    /// The target activation as the only tracked variable, when one was requested.
+    pub target: Option<Var>,
+}
+
+/// Per-pass marks of nodes whose work another node did (decided by the input at hand).
+struct Marks {
+    /// Expansion convolutions left to the depthwise convolution that reads them.
+    deferred: Vec<bool>,
+    /// Residual sums finished by the convolution that feeds them.
+    summed: Vec<bool>,
+}
+
+/// The values of one pass.
+struct Pass<'a> {
+    plan: &'a Plan,
+    values: Vec<Option<Tensor>>,
+    marks: Marks,
+}
+
+/// `(x − x)` sums to exactly 0 iff every element is finite.
+fn all_finite(t: &Tensor) -> Result<bool> {
+    let z = t.detach().sub(&t.detach())?.sum_all()?.to_scalar::<f32>()?;
+    Ok(z == 0.0)
+}
+
+/// `t` as `[N, rest]`.
+fn per_image(t: &Tensor) -> Result<Tensor> {
+    let n = t.dim(0)?;
+    Ok(t.reshape((n, t.elem_count() / n.max(1)))?)
+}
+
+fn as_kernel<T: 'static>(run: &Run) -> Option<&T> {
+    let any: &dyn std::any::Any = run.kernel.as_ref();
+    any.downcast_ref::<T>()
+}
+
+impl Network {
+    /// Runs the graph on `x`; `target` (if any) becomes the only tracked variable.
+    pub(crate) fn forward(&self, x: &Tensor, target: Option<NodeId>) -> Result<Forward> {
+        let targets: Vec<NodeId> = target.into_iter().collect();
+        let plan = self.plan(&targets)?;
+        match self.forward_checked(&plan, x, target, false) {
+            Ok(f) if all_finite(&f.logits)? && all_finite(&f.output)? => Ok(f),
+            Ok(_) => {
+                // Rerun with a check after every node to name the first layer that goes bad.
+                self.forward_checked(&plan, x, target, true)?;
+                Err(CamError::new(
+                    ErrorKind::NonFinite,
+                    "the model output contains NaN or Inf",
+                ))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn forward_checked(
+        &self,
+        plan: &Plan,
+        x: &Tensor,
+        target: Option<NodeId>,
+        check: bool,
+    ) -> Result<Forward> {
+        let nodes = &self.skeleton.nodes;
+        let mut pass = Pass {
+            plan,
+            values: vec![None; nodes.len()],
+            marks: Marks {
+                deferred: vec![false; nodes.len()],
+                summed: vec![false; nodes.len()],
+            },
+        };
+        let (mut var, mut logits) = (None, None);
+        for (id, node) in nodes.iter().enumerate() {
+            let Some((value, pre)) = self
+                .run_step(id, x, &mut pass)
+                .map_err(|e| e.in_layer(&node.path))?
+            else {
+                continue;
+            };
+            if id == self.head.logits_node {
+                logits = Some(if self.head.fused { pre } else { value.clone() });
+            }
+            let value = if target == Some(id) {
+                let v = Var::from_tensor(&value.detach())?;
+                let t = v.as_tensor().clone();
+                var = Some(v);
+                t
+            } else {
+                value
+            };
+            if check && !all_finite(&value)? {
+                return Err(CamError::at(
+                    ErrorKind::NonFinite,
+                    &node.path,
+                    "the first NaN or Inf of the forward pass appears in this layer's output",
+                ));
+            }
+            pass.values[id] = Some(value);
+            for &i in &node.inputs {
+                if self.last_use[i] == id && target != Some(i) {
+                    pass.values[i] = None;
+                }
+            }
+        }
+        let output = pass.values[self.head.output_node].as_ref();
+        let logits = logits.or_else(|| pass.values[self.head.logits_node].clone());
+        let missing = || CamError::new(ErrorKind::InvalidGraph, "the output was not computed");
+        Ok(Forward {
+            logits: per_image(&logits.ok_or_else(missing)?)?,
+            output: per_image(output.ok_or_else(missing)?)?,
+            target: var,
+        })
+    }
+
+    /// Computes node `id` as its plan step says; returns its value and its value before the
+    /// fused activation, or `None` when the plan skips it.
+    fn run_step(
+        &self,
+        id: NodeId,
+        x: &Tensor,
+        pass: &mut Pass<'_>,
+    ) -> Result<Option<(Tensor, Tensor)>> {
+        let run = match &pass.plan.steps[id] {
+            Step::Skip => return Ok(None),
+            Step::Input => return Ok(Some((x.clone(), x.clone()))),
+            Step::PassOn => {
+                let v = self.input_values(id, pass)?.into_iter().next();
+                let v =
+                    v.ok_or_else(|| CamError::new(ErrorKind::InvalidGraph, "node has no input"))?;
+                return Ok(Some((v.clone(), v)));
+            }
+            Step::Run(run) => run,
+        };
+        let inputs = self.input_values(id, pass)?;
+        let e = match self.shortcut(id, run, &inputs, pass)? {
+            Some(v) => Evaluated::linear(v),
+            None => self.evaluate(id, run, &inputs, pass)?,
+        };
+        let value = activation::apply(&e.pre, e.activation)?;
+        Ok(Some((value, e.pre)))
+    }
+
+    /// The value of a node whose work another node does in this pass: an expansion left to
+    /// its depthwise convolution passes its input on (and is marked deferred); a sum finished
+    /// by a convolution passes that convolution's value on; a convolution that finishes a
+    /// residual sum returns the sum (and marks it).
+    fn shortcut(
+        &self,
+        id: NodeId,
+        run: &Run,
+        inputs: &[Tensor],
+        pass: &mut Pass<'_>,
+    ) -> Result<Option<Tensor>> {
+        let conv = as_kernel::<Conv2d>(run);
+        if let (true, Some(conv)) = (run.may_defer, conv) {
+            if expansion::pays(conv, &inputs[0])? {
+                pass.marks.deferred[id] = true;
+                return Ok(Some(inputs[0].clone()));
+            }
+        }
+        if let (true, Some(side)) = (pass.marks.summed[id], run.summed_side) {
+            return Ok(Some(inputs[side].clone()));
+        }
+        let (Some((sum, activation)), Some(conv)) = (&run.residual, conv) else {
+            return Ok(None);
+        };
+        let Some(other) = pass.values[sum.other].as_ref() else {
+            return Ok(None);
+        };
+        let pad = run.fusion.pad;
+        let finished = residual::finish(conv, &inputs[0], other, pad, *activation)?;
+        if finished.is_some() {
+            pass.marks.summed[sum.sum] = true;
+        }
+        Ok(finished)
+    }
+
+    /// Runs `run`'s kernel, computing first the expansion it was left (when deferred).
+    fn evaluate(
+        &self,
+        id: NodeId,
+        run: &Run,
+        inputs: &[Tensor],
+        pass: &Pass<'_>,
+    ) -> Result<Evaluated> {
+        let deferred = run.expansion.filter(|&conv| pass.marks.deferred[conv]);
+        let (Some(conv), Some(dw)) = (deferred, as_kernel::<Depthwise>(run)) else {
+            return run.kernel.evaluate(inputs, &run.fusion);
+        };
+        let Step::Run(expansion_run) = &pass.plan.steps[conv] else {
+            return Err(CamError::new(
+                ErrorKind::InvalidGraph,
+                "a deferred expansion has no kernel",
+            ));
+        };
+        let conv_kernel = as_kernel::<Conv2d>(expansion_run).ok_or_else(|| {
+            CamError::new(
+                ErrorKind::InvalidGraph,
+                format!("node {id}'s expansion is not a convolution"),
+            )
+        })?;
+        let step = ExpansionStep {
+            conv: conv_kernel,
+            fusion: expansion_run.fusion,
+        };
+        expansion::evaluate_after(&step, dw, &inputs[0], &run.fusion)
+    }
+
+    /// The values of node `id`'s inputs.
+    fn input_values(&self, id: NodeId, pass: &Pass<'_>) -> Result<Vec<Tensor>> {
+        self.skeleton.nodes[id]
+            .inputs
+            .iter()
+            .map(|&i| {
+                pass.values[i].clone().ok_or_else(|| {
+                    CamError::new(
+                        ErrorKind::InvalidGraph,
+                        format!("input node {i} has no value"),
+                    )
+                })
+            })
+            .collect()
+    }
+}
