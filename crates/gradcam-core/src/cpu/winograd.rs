@@ -51,9 +51,8 @@ const KERNEL: [[f32; 3]; N] = [
 const OUTPUT: [[f32; N]; M] = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]];
 
 /// Fewest tiles for the Winograd path when the transformed kernel is computed at the call:
-/// below it that transform costs more than the products save (ResNet50's 14×14 layers at
-/// batch 1, 49 tiles, measured 1.37 ms against 1.30 direct; its 28×28 ones, 196 tiles, 0.93
-/// against 1.50).
+/// below it that transform costs more than the products save (measured on ResNet50's 14×14
+/// and 28×28 layers at batch 1: docs/gradcam-bench.md).
 const MIN_TILES: usize = 128;
 
 /// Fewest tiles for the Winograd path with the transformed kernel kept from an earlier call.
