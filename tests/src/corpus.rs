@@ -1,7 +1,9 @@
 //! Locating the conformance corpus (`../shared/conformance` by default, or
-//! `$KERASCAM_CONFORMANCE`) and reading its `manifest.json`.
+//! `$KERASCAM_CONFORMANCE`) and the repository's fixtures, and reading their manifests.
 
 use std::path::{Path, PathBuf};
+
+use crate::manifest::{read_json, FixturesManifest, Manifest};
 
 /// Environment variable naming the corpus folder.
 pub const CORPUS_ENV: &str = "KERASCAM_CONFORMANCE";
@@ -41,12 +43,25 @@ pub fn conformance_dir() -> Option<PathBuf> {
     None
 }
 
-/// The parsed `manifest.json` of the corpus, with the corpus folder.
-pub fn manifest() -> Option<(PathBuf, serde_json::Value)> {
+/// The parsed `manifest.json` of the corpus, with the corpus folder, or `None` when the corpus
+/// is absent and not required.
+///
+/// # Panics
+/// When the manifest does not match [`Manifest`] (the message names the file).
+pub fn manifest() -> Option<(PathBuf, Manifest)> {
     let dir = conformance_dir()?;
-    let text = std::fs::read_to_string(dir.join("manifest.json")).expect("manifest.json readable");
-    let value = serde_json::from_str(&text).expect("manifest.json is JSON");
-    Some((dir, value))
+    let manifest = read_json(&dir.join("manifest.json"));
+    Some((dir, manifest))
+}
+
+/// The repository's fixtures folder (`tests/fixtures`) and its parsed `manifest.json`.
+///
+/// # Panics
+/// When the manifest is missing or does not match [`FixturesManifest`].
+pub fn fixtures() -> (PathBuf, FixturesManifest) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let manifest = read_json(&dir.join("manifest.json"));
+    (dir, manifest)
 }
 
 /// Reads a corpus config file (`.json` or gzip-compressed `.json.gz`) as text.

@@ -6,40 +6,31 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use backbones::{choose_preprocessing, detect, load_image, resize_bilinear, to_tensor};
+use kerascam_tests::manifest::Case;
 use kerascam_tests::{corpus, npy};
-use serde_json::Value;
-
-fn str_field<'a>(entry: &'a Value, key: &str) -> &'a str {
-    entry[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} missing in {entry}"))
-}
 
 /// Loads one case's model and compares detection and preprocessing with the manifest.
-fn check_case(dir: &Path, case: &Value) -> Result<String, String> {
-    let model = keras_import::load_model(&dir.join(str_field(case, "file")))
-        .map_err(|e| format!("load: {e}"))?;
+fn check_case(dir: &Path, case: &Case) -> Result<String, String> {
+    let model =
+        keras_import::load_model(&dir.join(&case.file)).map_err(|e| format!("load: {e}"))?;
     let d = detect(&model.graph);
     let chosen = choose_preprocessing(&model.graph, d.as_ref());
-    let expected = &case["backbone"];
     let mut problems = Vec::new();
-    match (&d, expected.is_null()) {
-        (None, true) => {}
-        (Some(d), true) => problems.push(format!("unexpected backbone {d:?}")),
-        (None, false) => problems.push("backbone not detected".into()),
-        (Some(d), false) => {
-            let scope = expected["nested_layer_name"].as_str().unwrap_or("");
-            if d.family != str_field(expected, "family") || d.scope != scope {
+    match (&d, &case.backbone) {
+        (None, None) => {}
+        (Some(d), None) => problems.push(format!("unexpected backbone {d:?}")),
+        (None, Some(_)) => problems.push("backbone not detected".into()),
+        (Some(d), Some(expected)) => {
+            let scope = expected.nested_layer_name.as_deref().unwrap_or("");
+            if d.family != expected.family || d.scope != scope {
                 problems.push(format!(
                     "detected {} in `{}`, expected {} in `{scope}`",
-                    d.family,
-                    d.scope,
-                    str_field(expected, "family")
+                    d.family, d.scope, expected.family
                 ));
             }
         }
     }
-    if chosen.as_str() != str_field(case, "preprocessing") {
+    if chosen.as_str() != case.preprocessing {
         problems.push(format!("preprocessing {chosen}"));
     }
     if !problems.is_empty() {
@@ -62,12 +53,12 @@ fn every_case_backbone_and_preprocessing_is_found() {
     let Some((dir, manifest)) = corpus::manifest() else {
         return;
     };
-    let cases = manifest["cases"].as_array().expect("cases list");
+    let cases = &manifest.cases;
     let mut failures = Vec::new();
     for case in cases {
-        let id = str_field(case, "id");
+        let id = &case.id;
         match check_case(&dir, case) {
-            Ok(found) => println!("{id}: {found}, {}", str_field(case, "preprocessing")),
+            Ok(found) => println!("{id}: {found}, {}", case.preprocessing),
             Err(e) => failures.push(format!("{id}: {e}")),
         }
     }
@@ -86,20 +77,18 @@ fn stored_pngs_preprocess_to_the_stored_inputs() {
     };
     let mut done = BTreeSet::new();
     let mut worst = 0.0f32;
-    for case in manifest["cases"].as_array().expect("cases list") {
-        let pre = str_field(case, "preprocessing")
-            .parse()
-            .expect("known mode");
-        for image in case["images"].as_array().expect("images list") {
-            let input = str_field(image, "input");
-            if !done.insert(input.to_string()) {
+    for case in &manifest.cases {
+        let pre = case.preprocessing.parse().expect("known mode");
+        for image in &case.images {
+            let input = &image.input;
+            if !done.insert(input.clone()) {
                 continue;
             }
             let expected = npy::read_f32(&dir.join(input));
             let [1, h, w, 3] = expected.shape[..] else {
                 panic!("{input}: shape {:?}", expected.shape);
             };
-            let img = load_image(dir.join(str_field(image, "image"))).expect("PNG decodes");
+            let img = load_image(dir.join(&image.image)).expect("PNG decodes");
             let t = to_tensor(&img, Some(h as u32), Some(w as u32), pre).expect("tensor");
             assert_eq!(t.shape(), [1, h, w, 3], "{input}");
             for (i, (a, b)) in t.data.iter().zip(&expected.data).enumerate() {

@@ -7,33 +7,27 @@ use std::collections::BTreeMap;
 use backbones::signatures::{COLLISIONS, SIGNATURES};
 use backbones::{choose_preprocessing, detect, Detection};
 use kerascam_tests::corpus;
-use serde_json::Value;
-
-fn str_field<'a>(entry: &'a Value, key: &str) -> &'a str {
-    entry[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} missing in {entry}"))
-}
+use kerascam_tests::manifest::ConfigEntry;
 
 /// Detects the backbone of one config entry and checks it against the manifest.
-fn check_entry(dir: &std::path::Path, entry: &Value) -> Result<Detection, String> {
-    let id = str_field(entry, "id");
-    let text = corpus::read_config_text(&dir.join(str_field(entry, "config")));
+fn check_entry(dir: &std::path::Path, entry: &ConfigEntry) -> Result<Detection, String> {
+    let id = entry.id.as_str();
+    let text = corpus::read_config_text(&dir.join(&entry.config));
     let graph = keras_import::graph_from_config_json(&text, id).map_err(|e| e.to_string())?;
     let d = detect(&graph).ok_or("no backbone detected")?;
     let sig = SIGNATURES
         .iter()
         .find(|s| s.id == id)
         .ok_or("entry missing from the signature table: regenerate it")?;
-    let constructor = str_field(&entry["variant"], "constructor");
-    let expected_pre = str_field(entry, "preprocessing");
+    let constructor = &entry.variant.constructor;
+    let expected_pre = entry.preprocessing.as_str();
     let chosen = choose_preprocessing(&graph, Some(&d));
     let mut problems = Vec::new();
-    if d.family != str_field(entry, "family") {
+    if d.family != entry.family {
         problems.push(format!("family {}", d.family));
     }
     if !constructor.ends_with(&format!(".{}", sig.constructor))
-        || entry["param_count"].as_u64() != Some(sig.param_count)
+        || entry.param_count != sig.param_count
     {
         problems.push("signature table out of date with the manifest".into());
     }
@@ -44,7 +38,7 @@ fn check_entry(dir: &std::path::Path, entry: &Value) -> Result<Detection, String
             sig.variant()
         ));
     }
-    if Some(d.include_top) != entry["include_top"].as_bool() {
+    if d.include_top != entry.include_top {
         problems.push(format!("include_top {}", d.include_top));
     }
     if d.preprocessing.as_str() != expected_pre || chosen.as_str() != expected_pre {
@@ -68,13 +62,13 @@ fn every_config_is_recognised_with_its_family_variant_and_preprocessing() {
     let Some((dir, manifest)) = corpus::manifest() else {
         return;
     };
-    let configs = manifest["configs"].as_array().expect("configs list");
+    let configs = &manifest.configs;
     assert_eq!(configs.len(), SIGNATURES.len(), "signature table size");
     let mut failures = Vec::new();
     let mut resolved: BTreeMap<String, &'static str> = BTreeMap::new();
     let mut lowest: Option<(f32, String)> = None;
     for entry in configs {
-        let id = str_field(entry, "id").to_string();
+        let id = entry.id.clone();
         match check_entry(&dir, entry) {
             Ok(d) => {
                 if lowest.as_ref().is_none_or(|(c, _)| d.confidence < *c) {

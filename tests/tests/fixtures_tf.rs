@@ -5,12 +5,12 @@
 //! target layer (top and runner-up class) and at an early layer, so the gradient passes
 //! through every layer kind. These run without `../shared`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gradcam_core::candle_core::Device;
 use gradcam_core::{CamRequest, Network, Target};
-use kerascam_tests::npy;
-use serde_json::Value;
+use kerascam_tests::manifest::FixtureCase;
+use kerascam_tests::{corpus, npy};
 
 /// Cases whose model uses activations kerascam does not implement (Keras 3's celu,
 /// log_sigmoid, hard_tanh, squareplus, sparse_plus and the shrink family): they must be refused
@@ -20,10 +20,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("act_zoo_k3.keras3-h5", "unsupported_option"),
 ];
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
 fn max_abs(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -32,25 +28,15 @@ fn max_abs(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
 #[test]
 fn fixtures_match_tensorflow() {
-    let dir = fixtures();
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let (dir, manifest) = corpus::fixtures();
     let mut heatmaps = 0;
     let mut refused = 0;
-    let cases = manifest["cases"].as_array().unwrap();
+    let cases = &manifest.cases;
     for case in cases {
-        let id = case["id"].as_str().unwrap();
-        let loaded = keras_import::load_model(&dir.join(case["file"].as_str().unwrap()));
+        let id = case.id.as_str();
+        let loaded = keras_import::load_model(&dir.join(&case.file));
         if let Some((_, kind)) = REFUSED.iter().find(|(c, _)| *c == id) {
             let err = loaded.expect_err(id);
             assert_eq!(err.kind().as_str(), *kind, "{id}: {err}");
@@ -59,12 +45,8 @@ fn fixtures_match_tensorflow() {
         }
         let model = loaded.unwrap_or_else(|e| panic!("{id}: {e}"));
         let counts = model.graph.param_counts();
-        assert_eq!(Some(counts.total), case["param_count"].as_u64(), "{id}");
-        assert_eq!(
-            Some(counts.trainable),
-            case["trainable_param_count"].as_u64(),
-            "{id}"
-        );
+        assert_eq!(counts.total, case.param_count, "{id}");
+        assert_eq!(counts.trainable, case.trainable_param_count, "{id}");
         heatmaps += check_case(&dir, case, &model.graph);
     }
     println!(
@@ -73,13 +55,13 @@ fn fixtures_match_tensorflow() {
     );
 }
 
-fn check_case(dir: &Path, case: &Value, graph: &keras_import::Graph) -> usize {
-    let id = case["id"].as_str().unwrap();
+fn check_case(dir: &Path, case: &FixtureCase, graph: &keras_import::Graph) -> usize {
+    let id = case.id.as_str();
     let net = Network::load(graph, &Device::Cpu).unwrap_or_else(|e| panic!("{id}: {e}"));
-    let input = npy::read_f32(&dir.join(case["input"].as_str().unwrap()));
+    let input = npy::read_f32(&dir.join(&case.input));
     let n = input.shape[0];
-    let target = case["target_layer"].as_str().unwrap();
-    let early = case["early_layer"].as_str().unwrap();
+    let target = case.target_layer.as_str();
+    let early = case.early_layer.as_str();
     let at_target = net
         .grad_cam(
             &input.data,
@@ -101,22 +83,22 @@ fn check_case(dir: &Path, case: &Value, graph: &keras_import::Graph) -> usize {
         )
         .unwrap_or_else(|e| panic!("{id}: {e}"));
     let mut checked = 0;
-    for (i, image) in case["images"].as_array().unwrap().iter().enumerate() {
-        let logits = floats(&image["logits"]);
+    for (i, image) in case.images.iter().enumerate() {
+        let logits = &image.logits;
         let scale = logits.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         let got = &at_target[i][0];
         assert!(
-            max_abs(&got.logits, &logits) <= 1e-3 * scale,
+            max_abs(&got.logits, logits) <= 1e-3 * scale,
             "{id} img{i}: logits {:?} vs {logits:?}",
             got.logits
         );
         assert!(
-            max_abs(&got.probabilities, &floats(&image["probabilities"])) <= 1e-4,
+            max_abs(&got.probabilities, &image.probabilities) <= 1e-4,
             "{id} img{i}: probabilities"
         );
-        for reference in image["heatmaps"].as_array().unwrap() {
-            let class = reference["class"].as_u64().unwrap() as usize;
-            let layer = reference["layer"].as_str().unwrap();
+        for reference in &image.heatmaps {
+            let class = reference.class;
+            let layer = reference.layer.as_str();
             let results = if layer == early && layer != target {
                 &at_early[i]
             } else {
@@ -126,7 +108,7 @@ fn check_case(dir: &Path, case: &Value, graph: &keras_import::Graph) -> usize {
                 .iter()
                 .find(|r| r.class == class && r.target_layer == layer)
                 .unwrap_or_else(|| panic!("{id} img{i}: no result for class {class} at {layer}"));
-            let want = npy::read_f32(&dir.join(reference["heatmap"].as_str().unwrap()));
+            let want = npy::read_f32(&dir.join(&reference.heatmap));
             assert_eq!(
                 [mine.height, mine.width],
                 [want.shape[0], want.shape[1]],
@@ -143,7 +125,7 @@ fn check_case(dir: &Path, case: &Value, graph: &keras_import::Graph) -> usize {
                     "{id}: all-zero reference"
                 );
             } else {
-                let raw = reference["heatmap_max_raw"].as_f64().unwrap() as f32;
+                let raw = reference.heatmap_max_raw;
                 assert!(
                     (mine.heatmap_max_raw - raw).abs() <= 2e-3 * raw.abs(),
                     "{id} img{i} class {class} at {layer}: max raw {} vs {raw}",

@@ -3,20 +3,14 @@
 //! runner-up), the Dense-only model's NoFeatureMap error, and the default target layer of
 //! every config. The cases run one image at a time and again all in one batch.
 
+use std::path::Path;
+
 use gradcam_core::candle_core::Device;
 use gradcam_core::{
     default_target_layer, CamRequest, CamResult, ErrorKind, Network, Prediction, Target,
 };
+use kerascam_tests::manifest::{Case, CaseImage};
 use kerascam_tests::{corpus, npy};
-use serde_json::Value;
-
-fn f32s(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
-}
 
 fn max_abs(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
@@ -53,22 +47,21 @@ fn check_cases(batched: bool) {
     let Some((dir, manifest)) = corpus::manifest() else {
         return;
     };
-    let cases = manifest["cases"].as_array().expect("cases");
+    let cases = &manifest.cases;
     assert!(!cases.is_empty());
-    let mut failures = Vec::new();
+    let (mut failures, mut heatmaps) = (Vec::new(), 0);
     for case in cases {
-        let id = case["id"].as_str().expect("id");
-        let model = keras_import::load_model(&dir.join(case["file"].as_str().expect("file")))
+        let id = case.id.as_str();
+        let model = keras_import::load_model(&dir.join(&case.file))
             .unwrap_or_else(|e| panic!("{id}: load: {e}"));
-        let shape = f32s(&case["input_shape"]);
+        let shape = &case.input_shape;
         let net = Network::load(&model.graph, &Device::Cpu)
-            .and_then(|n| n.with_input_size(shape[0] as usize, shape[1] as usize))
+            .and_then(|n| n.with_input_size(shape[0], shape[1]))
             .unwrap_or_else(|e| panic!("{id}: executor: {e}"));
-        let want_layer = case["target_layer"].as_str().expect("target_layer");
-        let images = case["images"].as_array().expect("images");
+        let images = &case.images;
         let inputs: Vec<_> = images
             .iter()
-            .map(|image| npy::read_f32(&dir.join(image["input"].as_str().expect("input"))))
+            .map(|image| npy::read_f32(&dir.join(&image.input)))
             .collect();
         let outcomes = if batched {
             run_batched(&net, images, &inputs)
@@ -76,53 +69,9 @@ fn check_cases(batched: bool) {
             run_one_by_one(&net, images, &inputs)
         };
         let mut worst = Worst::default();
-        for (image, (pred, results)) in images.iter().zip(outcomes) {
-            let ref_logits = f32s(&image["logits"]);
-            let ref_probs = f32s(&image["probabilities"]);
-            let heatmaps = image["heatmaps"].as_array().expect("heatmaps");
-            let name = image["name"].as_str().unwrap_or("?");
-            if pred.top_class as u64 != image["top_class"].as_u64().expect("top_class") {
-                failures.push(format!(
-                    "{id}/{name}: top class {} != {}",
-                    pred.top_class, image["top_class"]
-                ));
-            }
-            let scale = ref_logits.iter().fold(1f32, |m, v| m.max(v.abs()));
-            worst.logits_rel = worst
-                .logits_rel
-                .max(max_abs(&pred.logits, &ref_logits) / scale);
-            worst.probs = worst.probs.max(max_abs(&pred.probabilities, &ref_probs));
-            for (r, h) in results.iter().zip(heatmaps) {
-                if r.target_layer != want_layer {
-                    failures.push(format!(
-                        "{id}: target layer {} != {want_layer}",
-                        r.target_layer
-                    ));
-                }
-                if r.class as u64 != h["class"].as_u64().expect("class") {
-                    failures.push(format!("{id}/{name}: class {} != {}", r.class, h["class"]));
-                    continue;
-                }
-                let reference = npy::read_f32(&dir.join(h["heatmap"].as_str().expect("heatmap")));
-                assert_eq!(
-                    reference.shape,
-                    vec![r.height, r.width],
-                    "{id}: heatmap shape"
-                );
-                let diff = max_abs(&r.heatmap, &reference.data);
-                worst.heatmap = worst.heatmap.max(diff);
-                if reference.data.iter().all(|&v| v == 0.0) && r.heatmap.iter().any(|&v| v != 0.0) {
-                    failures.push(format!(
-                        "{id}/{name}: class {} should be all zeros",
-                        r.class
-                    ));
-                }
-                let raw = h["heatmap_max_raw"].as_f64().expect("max raw") as f32;
-                if raw > 0.0 {
-                    worst.max_raw_rel =
-                        worst.max_raw_rel.max((r.heatmap_max_raw - raw).abs() / raw);
-                }
-            }
+        for (image, outcome) in images.iter().zip(&outcomes) {
+            failures.extend(compare_image(&dir, case, image, outcome, &mut worst));
+            heatmaps += image.heatmaps.len();
         }
         let mode = if batched { "batch" } else { "1 by 1" };
         println!(
@@ -137,6 +86,7 @@ fn check_cases(batched: bool) {
             failures.push(format!("{id} ({mode}): {worst:?}"));
         }
     }
+    println!("{} cases, {heatmaps} heatmaps compared", cases.len());
     assert!(
         failures.is_empty(),
         "conformance failures:\n{}",
@@ -144,21 +94,76 @@ fn check_cases(batched: bool) {
     );
 }
 
+/// Compares one image's prediction and heatmaps with TensorFlow's, raising `worst`; returns
+/// the mismatches that fail whatever the tolerances (top class, class, layer, zero maps).
+fn compare_image(
+    dir: &Path,
+    case: &Case,
+    image: &CaseImage,
+    (pred, results): &(Prediction, Vec<CamResult>),
+    worst: &mut Worst,
+) -> Vec<String> {
+    let (id, name) = (&case.id, &image.name);
+    let mut failures = Vec::new();
+    if pred.top_class != image.top_class {
+        failures.push(format!(
+            "{id}/{name}: top class {} != {}",
+            pred.top_class, image.top_class
+        ));
+    }
+    let scale = image.logits.iter().fold(1f32, |m, v| m.max(v.abs()));
+    worst.logits_rel = worst
+        .logits_rel
+        .max(max_abs(&pred.logits, &image.logits) / scale);
+    worst.probs = worst
+        .probs
+        .max(max_abs(&pred.probabilities, &image.probabilities));
+    for (r, h) in results.iter().zip(&image.heatmaps) {
+        if r.target_layer != case.target_layer {
+            failures.push(format!(
+                "{id}: target layer {} != {}",
+                r.target_layer, case.target_layer
+            ));
+        }
+        if r.class != h.class {
+            failures.push(format!("{id}/{name}: class {} != {}", r.class, h.class));
+            continue;
+        }
+        let reference = npy::read_f32(&dir.join(&h.heatmap));
+        assert_eq!(
+            reference.shape,
+            vec![r.height, r.width],
+            "{id}: heatmap shape"
+        );
+        worst.heatmap = worst.heatmap.max(max_abs(&r.heatmap, &reference.data));
+        if reference.data.iter().all(|&v| v == 0.0) && r.heatmap.iter().any(|&v| v != 0.0) {
+            failures.push(format!(
+                "{id}/{name}: class {} should be all zeros",
+                r.class
+            ));
+        }
+        let raw = h.heatmap_max_raw;
+        if raw > 0.0 {
+            worst.max_raw_rel = worst.max_raw_rel.max((r.heatmap_max_raw - raw).abs() / raw);
+        }
+    }
+    failures
+}
+
 /// Prediction and heatmaps (of the reference's classes) for each image, one at a time.
 fn run_one_by_one(
     net: &Network,
-    images: &[Value],
+    images: &[CaseImage],
     inputs: &[npy::NpyF32],
 ) -> Vec<(Prediction, Vec<CamResult>)> {
     images
         .iter()
         .zip(inputs)
         .map(|(image, input)| {
-            let targets: Vec<Target> = image["heatmaps"]
-                .as_array()
-                .expect("heatmaps")
+            let targets: Vec<Target> = image
+                .heatmaps
                 .iter()
-                .map(|h| Target::Class(h["class"].as_u64().expect("class") as usize))
+                .map(|h| Target::Class(h.class))
                 .collect();
             let request = CamRequest {
                 layer: None,
@@ -174,12 +179,12 @@ fn run_one_by_one(
 /// Prediction and heatmaps (top-1, runner-up, … by rank) for each image, all in one batch.
 fn run_batched(
     net: &Network,
-    images: &[Value],
+    images: &[CaseImage],
     inputs: &[npy::NpyF32],
 ) -> Vec<(Prediction, Vec<CamResult>)> {
     let ranks = images
         .iter()
-        .map(|image| image["heatmaps"].as_array().expect("heatmaps").len())
+        .map(|image| image.heatmaps.len())
         .max()
         .unwrap_or(0);
     let batch: Vec<f32> = inputs.iter().flat_map(|i| i.data.iter().copied()).collect();
@@ -199,13 +204,12 @@ fn dense_only_model_has_no_feature_map() {
     let Some((dir, manifest)) = corpus::manifest() else {
         return;
     };
-    let bad = manifest["bad"].as_array().expect("bad");
-    let entry = bad
+    let entry = manifest
+        .bad
         .iter()
-        .find(|b| b["kind"] == "no_feature_map")
+        .find(|b| b.kind == "no_feature_map")
         .expect("no_feature_map entry");
-    let model =
-        keras_import::load_model(&dir.join(entry["file"].as_str().expect("file"))).expect("loads");
+    let model = keras_import::load_model(&dir.join(&entry.file)).expect("loads");
     let err = default_target_layer(&model.graph).expect_err("must fail");
     assert_eq!(err.kind(), ErrorKind::NoFeatureMap);
     assert!(
@@ -233,19 +237,19 @@ fn default_target_layer_matches_every_config() {
     let Some((dir, manifest)) = corpus::manifest() else {
         return;
     };
-    let configs = manifest["configs"].as_array().expect("configs");
+    let configs = &manifest.configs;
     let mut wrong = Vec::new();
     for c in configs {
-        let id = c["id"].as_str().expect("id");
-        let path = dir.join(c["config"].as_str().expect("config"));
+        let id = &c.id;
+        let path = dir.join(&c.config);
         let text = corpus::read_config_text(&path);
         let graph = keras_import::graph_from_config_json(&text, &path.display().to_string())
             .unwrap_or_else(|e| panic!("{id}: {e}"));
         let got = default_target_layer(&graph).unwrap_or_else(|e| panic!("{id}: {e}"));
-        if graph.nodes[got].path != c["target_layer"].as_str().expect("target_layer") {
+        if graph.nodes[got].path != c.target_layer {
             wrong.push(format!(
                 "{id}: {} != {}",
-                graph.nodes[got].path, c["target_layer"]
+                graph.nodes[got].path, c.target_layer
             ));
         }
     }

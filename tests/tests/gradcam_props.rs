@@ -2,6 +2,9 @@
 //! (random weights, no files): classic CAM equivalence, heatmap range, batch independence,
 //! invariance to positive scaling of the head, and autodiff gradients against central
 //! finite differences through every tracked layer kind.
+//!
+//! Weights and inputs are drawn by proptest (uniform in [-1, 1), then scaled per weight), so a
+//! failure shrinks them; the plain tests take one fixed draw of the same strategies.
 
 use gradcam_core::candle_core::{Device, Tensor};
 use gradcam_core::{CamMethod, CamRequest, Network, Target};
@@ -9,30 +12,68 @@ use keras_import::{
     Activation, BinaryOp, Conv2dParams, Graph, Interpolation, Node, NodeId, Op, Operand, Padding,
     Pool2dParams, Shape, Weight,
 };
+use proptest::collection::{vec, VecStrategy};
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
-/// Deterministic pseudo-random numbers (SplitMix64) so weights follow the proptest seed.
-struct Rng(u64);
+/// `n` values drawn uniformly from [-1, 1) (shrinking towards 0): weights before their
+/// scaling, and network inputs.
+fn unit_values(n: usize) -> VecStrategy<std::ops::Range<f32>> {
+    vec(-1.0f32..1.0, n)
+}
 
-impl Rng {
-    fn next(&mut self) -> f32 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+/// One draw of `strategy`, the same on every run for a given `seed`: for the plain tests,
+/// whose networks are too large to draw and shrink case by case.
+fn sample<S: Strategy>(strategy: S, seed: u8) -> S::Value {
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]);
+    let mut runner = TestRunner::new_with_rng(ProptestConfig::default(), rng);
+    strategy
+        .new_tree(&mut runner)
+        .expect("the strategy rejects nothing")
+        .current()
+}
+
+/// A graph whose weight values are still to be drawn: element `u` of weight `i` becomes
+/// `u · scale_i + offset_i`, so each layer kind gets values of a sensible size.
+struct Blueprint {
+    graph: Graph,
+    /// `(scale, offset)` of each weight, in the order of `graph.weights`.
+    affine: Vec<(f32, f32)>,
+}
+
+impl Blueprint {
+    /// How many values [`Blueprint::build`] takes: the number of weight elements.
+    fn value_count(&self) -> usize {
+        self.graph
+            .weights
+            .iter()
+            .map(|w| w.shape.iter().product::<usize>())
+            .sum()
     }
 
-    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|_| self.next() * scale).collect()
+    /// The graph with its weights made from `values` (from [`unit_values`]), in order.
+    fn build(&self, values: &[f32]) -> Graph {
+        assert_eq!(
+            values.len(),
+            self.value_count(),
+            "one value per weight element"
+        );
+        let mut graph = self.graph.clone();
+        let mut rest = values;
+        for (weight, &(scale, offset)) in graph.weights.iter_mut().zip(&self.affine) {
+            let (mine, tail) = rest.split_at(weight.shape.iter().product());
+            weight.data = mine.iter().map(|u| u * scale + offset).collect();
+            rest = tail;
+        }
+        graph
     }
 }
 
-/// Builds a graph node by node, with random weights.
+/// Builds a graph node by node, recording each weight's shape and scale (see [`Blueprint`]).
 struct Builder {
     g: Graph,
-    rng: Rng,
+    affine: Vec<(f32, f32)>,
 }
 
 fn conv(filters: usize, k: usize, s: usize, padding: Padding, groups: usize) -> Conv2dParams {
@@ -56,10 +97,10 @@ fn out_len(len: usize, k: usize, s: usize, padding: Padding) -> usize {
 }
 
 impl Builder {
-    fn new(seed: u64, h: usize, w: usize, c: usize) -> Builder {
+    fn new(h: usize, w: usize, c: usize) -> Builder {
         let mut b = Builder {
             g: Graph::default(),
-            rng: Rng(seed),
+            affine: Vec::new(),
         };
         b.g.scopes.push(keras_import::Scope {
             path: String::new(),
@@ -88,18 +129,13 @@ impl Builder {
         self.shape(id).iter().map(|d| d.unwrap_or(0)).collect()
     }
 
+    /// A weight of `shape` whose drawn values `u` become `u · scale + offset`.
     fn weight(&mut self, shape: Vec<usize>, scale: f32, offset: f32) -> usize {
-        let n = shape.iter().product();
-        let data = self
-            .rng
-            .vec(n, scale)
-            .into_iter()
-            .map(|v| v + offset)
-            .collect();
+        self.affine.push((scale, offset));
         self.g.weights.push(Weight {
             name: format!("w{}", self.g.weights.len()),
             shape,
-            data,
+            data: Vec::new(),
             trainable: true,
         });
         self.g.weights.len() - 1
@@ -359,9 +395,12 @@ impl Builder {
         )
     }
 
-    fn finish(mut self, out: NodeId) -> Graph {
+    fn finish(mut self, out: NodeId) -> Blueprint {
         self.g.outputs.push(out);
-        self.g
+        Blueprint {
+            graph: self.g,
+            affine: self.affine,
+        }
     }
 }
 
@@ -384,14 +423,21 @@ const W: usize = 8;
 const C: usize = 3;
 
 /// A net that exercises every tracked layer kind after the early target `ident`.
-fn kitchen_sink(seed: u64, variant: u8) -> (Graph, NodeId) {
-    let mut b = Builder::new(seed, H, W, C);
+fn kitchen_sink(variant: u8) -> (Blueprint, NodeId) {
+    let mut b = Builder::new(H, W, C);
     let inp = b.g.inputs[0];
     let ident = b.unary(inp, Op::Identity);
     let pad = match variant % 2 {
         0 => Padding::Same,
         _ => Padding::Valid,
     };
+    let trunk = kitchen_sink_trunk(&mut b, ident);
+    let out = kitchen_sink_head(&mut b, trunk, pad);
+    (b.finish(out), ident)
+}
+
+/// The kitchen sink's convolutions, pooling, resampling and merges at 6×5×8.
+fn kitchen_sink_trunk(b: &mut Builder, ident: NodeId) -> NodeId {
     let resc = b.unary(
         ident,
         Op::Rescaling {
@@ -430,7 +476,11 @@ fn kitchen_sink(seed: u64, variant: u8) -> (Graph, NodeId) {
     let sep = b.separable(crop, 8, 3, 1, Padding::Same);
     let add = b.binary(sep, gl, BinaryOp::Add);
     let mx = b.binary(add, gl, BinaryOp::Maximum);
-    let lr = b.unary(mx, Op::LeakyRelu { alpha: 0.2 });
+    b.unary(mx, Op::LeakyRelu { alpha: 0.2 })
+}
+
+/// The kitchen sink from average pooling (with `pad`) to the softmax output.
+fn kitchen_sink_head(b: &mut Builder, lr: NodeId, pad: Padding) -> NodeId {
     let ap = b.pool(lr, false, 2, 2, pad); // same: 3x3 (odd), valid: 3x2
     let [ah, aw, _] = b.dims(ap)[..] else {
         unreachable!()
@@ -498,8 +548,15 @@ fn kitchen_sink(seed: u64, variant: u8) -> (Graph, NodeId) {
         vec![Some(12)],
         vec![],
     );
-    let out = b.dense(sum, 4, Activation::Softmax);
-    (b.finish(out), ident)
+    b.dense(sum, 4, Activation::Softmax)
+}
+
+/// A kitchen-sink variant and as many drawn weight values as its network takes.
+fn kitchen_sink_weights() -> impl Strategy<Value = (u8, Vec<f32>)> {
+    (0u8..2).prop_flat_map(|variant| {
+        let count = kitchen_sink(variant).0.value_count();
+        (Just(variant), unit_values(count))
+    })
 }
 
 fn request(layer: &Graph, target: NodeId, class: usize) -> CamRequest {
@@ -514,12 +571,16 @@ proptest! {
 
     /// (e) The autodiff gradient at an early target agrees with central finite differences.
     #[test]
-    fn gradient_matches_finite_differences(seed in any::<u64>(), variant in 0u8..2, class in 0usize..4) {
-        let (graph, target) = kitchen_sink(seed, variant);
+    fn gradient_matches_finite_differences(
+        (variant, weights) in kitchen_sink_weights(),
+        class in 0usize..4,
+        x in unit_values(H * W * C),
+        v in unit_values(C),
+        directions in vec(unit_values(H * W), 16),
+    ) {
+        let (blueprint, target) = kitchen_sink(variant);
+        let graph = blueprint.build(&weights);
         let net = Network::load(&graph, &Device::Cpu).expect("load");
-        let mut rng = Rng(seed ^ 0xABCD);
-        let x: Vec<f32> = rng.vec(H * W * C, 1.0);
-        let v: Vec<f32> = rng.vec(C, 1.0);
         let probe = GradientProbe(v.clone());
         let cam = net.cam_with(&probe, &x, 1, &request(&graph, target, class)).expect("cam");
         let autodiff = &cam[0][0].raw_cam;
@@ -531,12 +592,12 @@ proptest! {
         let (mut smooth, mut bad) = (0usize, 0usize);
         let mut report = String::new();
         // Up to 16 random directions, until 8 of them are smooth at x.
-        for _ in 0..16 {
+        for direction in &directions {
             if smooth == 8 {
                 break;
             }
             // Direction u[p, k] = a[p] · v[k]: its predicted derivative is Σ_p a[p] · probe[p].
-            let a: Vec<f64> = rng.vec(H * W, 1.0).into_iter().map(f64::from).collect();
+            let a: Vec<f64> = direction.iter().copied().map(f64::from).collect();
             let moved = |sign: f64| -> Vec<f32> {
                 x.iter().enumerate().map(|(i, &xi)| (xi as f64 + sign * eps * a[i / C] * v[i % C] as f64) as f32).collect()
             };
@@ -568,8 +629,8 @@ proptest! {
 }
 
 /// Conv → ReLU → GAP → Dense(softmax): the setting where Grad-CAM equals classic CAM.
-fn gap_dense(seed: u64) -> (Graph, NodeId, usize) {
-    let mut b = Builder::new(seed, H, W, C);
+fn gap_dense() -> (Blueprint, NodeId, usize) {
+    let mut b = Builder::new(H, W, C);
     let inp = b.g.inputs[0];
     let mut p = conv(6, 3, 1, Padding::Same, 1);
     p.activation = Activation::Relu;
@@ -607,10 +668,14 @@ proptest! {
 
     /// (a) With a GAP → Dense head, Grad-CAM equals classic CAM from the Dense weights.
     #[test]
-    fn gap_dense_gradcam_is_classic_cam(seed in any::<u64>(), class in 0usize..3) {
-        let (graph, feat, kernel) = gap_dense(seed);
+    fn gap_dense_gradcam_is_classic_cam(
+        weights in unit_values(gap_dense().0.value_count()),
+        class in 0usize..3,
+        x in unit_values(H * W * C),
+    ) {
+        let (blueprint, feat, kernel) = gap_dense();
+        let graph = blueprint.build(&weights);
         let net = Network::load(&graph, &Device::Cpu).expect("load");
-        let x = Rng(seed ^ 7).vec(H * W * C, 1.0);
         let k = &graph.weights[kernel];
         let column: Vec<f32> = (0..6).map(|i| k.data[i * 3 + class]).collect();
         let req = request(&graph, feat, class);
@@ -625,11 +690,14 @@ proptest! {
     /// (b) Heatmaps lie in [0, 1] and reach 1 unless all zero; (c) a batch equals one image
     /// at a time; (d) scaling the last Dense kernel and bias by c > 0 leaves them unchanged.
     #[test]
-    fn heatmap_range_batch_and_scale_invariance(seed in any::<u64>(), variant in 0u8..2, factor in 0.1f32..10.0) {
-        let (mut graph, _) = kitchen_sink(seed, variant);
+    fn heatmap_range_batch_and_scale_invariance(
+        (variant, weights) in kitchen_sink_weights(),
+        factor in 0.1f32..10.0,
+        x in unit_values(3 * H * W * C),
+    ) {
+        let mut graph = kitchen_sink(variant).0.build(&weights);
         let net = Network::load(&graph, &Device::Cpu).expect("load");
         let n = 3;
-        let x = Rng(seed ^ 99).vec(n * H * W * C, 1.0);
         let req = CamRequest { layer: None, targets: Target::top_k(2) };
         let batch = net.grad_cam(&x, n, &req).expect("batch");
         for (i, per_image) in batch.iter().enumerate() {
@@ -669,8 +737,8 @@ proptest! {
 /// Identity layers between each padding, conv, BN, sum and activation stop the executor
 /// from folding them together. Returns the graph and the
 /// layers of the folded chains.
-fn fold_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
-    let mut b = Builder::new(seed, H, W, C);
+fn fold_chain(separated: bool) -> (Blueprint, Vec<NodeId>) {
+    let mut b = Builder::new(H, W, C);
     let inp = b.g.inputs[0];
     let separate = |b: &mut Builder, x: NodeId| {
         if separated {
@@ -727,9 +795,14 @@ proptest! {
     /// Folding zero padding, BatchNormalization and activations into convolutions changes
     /// nothing, whichever layer of the folded chain is the target.
     #[test]
-    fn folding_is_invisible_at_every_target(seed in any::<u64>(), class in 0usize..4) {
-        let (fused, fused_layers) = fold_chain(seed, false);
-        let (plain, plain_layers) = fold_chain(seed, true);
+    fn folding_is_invisible_at_every_target(
+        weights in unit_values(fold_chain(false).0.value_count()),
+        class in 0usize..4,
+        x in unit_values(2 * H * W * C),
+    ) {
+        // The Identity layers carry no weights: both chains take the same values in order.
+        let ((fused, fused_layers), (plain, plain_layers)) = (fold_chain(false), fold_chain(true));
+        let (fused, plain) = (fused.build(&weights), plain.build(&weights));
         let (fused_net, plain_net) = (
             Network::load(&fused, &Device::Cpu).expect("load"),
             Network::load(&plain, &Device::Cpu).expect("load"),
@@ -737,7 +810,6 @@ proptest! {
         let (fused_debug, plain_debug) = (format!("{fused_net:?}"), format!("{plain_net:?}"));
         prop_assert!(fused_debug.contains("fused_residual_sums: 2"), "{}", fused_debug);
         prop_assert!(plain_debug.contains("fused_residual_sums: 0"), "{}", plain_debug);
-        let x = Rng(seed ^ 3).vec(2 * H * W * C, 1.0);
         for (&f, &p) in fused_layers.iter().zip(&plain_layers) {
             let a = fused_net.grad_cam(&x, 2, &request(&fused, f, class)).expect("fused");
             let b = plain_net.grad_cam(&x, 2, &request(&plain, p, class)).expect("plain");
@@ -789,9 +861,9 @@ fn assert_same_cams(
 /// enough for the executor to hold them as panels. With `as_dense`, each 1×1 convolution is
 /// the same product written as a Dense layer over the channels, whose kernel stays in rows.
 /// Returns the graph and the layers from the first ReLU on.
-fn panel_chain(seed: u64, as_dense: bool) -> (Graph, Vec<NodeId>) {
+fn panel_chain(as_dense: bool) -> (Blueprint, Vec<NodeId>) {
     let (h, w, c) = (4, 4, 512);
-    let mut b = Builder::new(seed, h, w, c);
+    let mut b = Builder::new(h, w, c);
     let inp = b.g.inputs[0];
     let c0 = b.conv(inp, conv(c, 3, 1, Padding::Same, 1));
     let a0 = b.unary(c0, Op::Activation(Activation::Relu));
@@ -820,14 +892,16 @@ fn panel_chain(seed: u64, as_dense: bool) -> (Graph, Vec<NodeId>) {
 #[test]
 fn panels_are_invisible_at_every_target() {
     for seed in [1, 2] {
-        let (convs, conv_layers) = panel_chain(seed, false);
-        let (dense, dense_layers) = panel_chain(seed, true);
+        // A 1×1 kernel and its Dense twin hold the same values in the same order.
+        let ((convs, conv_layers), (dense, dense_layers)) = (panel_chain(false), panel_chain(true));
+        let weights = sample(unit_values(convs.value_count()), seed);
+        let (convs, dense) = (convs.build(&weights), dense.build(&weights));
         let conv_net = Network::load(&convs, &Device::Cpu).expect("load");
         let dense_net = Network::load(&dense, &Device::Cpu).expect("load");
         let debug = format!("{conv_net:?}");
         assert!(debug.contains("kernels_as_panels: 2"), "{debug}");
         assert!(format!("{dense_net:?}").contains("kernels_as_panels: 0"));
-        let x = Rng(seed ^ 9).vec(2 * 4 * 4 * 512, 1.0);
+        let x = sample(unit_values(2 * 4 * 4 * 512), seed + 10);
         assert_same_cams(
             (&conv_net, &convs, &conv_layers),
             (&dense_net, &dense, &dense_layers),
@@ -842,8 +916,8 @@ fn panels_are_invisible_at_every_target() {
 /// (2.1 M values) is large enough for the executor to compute the expansion inside the
 /// depthwise convolution. With `separated`, Identity layers stop every fold. Returns the
 /// graph and the layers of the chain.
-fn expansion_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
-    let mut b = Builder::new(seed, 64, 64, 4);
+fn expansion_chain(separated: bool) -> (Blueprint, Vec<NodeId>) {
+    let mut b = Builder::new(64, 64, 4);
     let inp = b.g.inputs[0];
     let separate = |b: &mut Builder, x: NodeId| {
         if separated {
@@ -878,9 +952,11 @@ fn expansion_chain(seed: u64, separated: bool) -> (Graph, Vec<NodeId>) {
 /// of the chain is the target (inside it, the layers run apart).
 #[test]
 fn expansion_fused_into_depthwise_is_invisible_at_every_target() {
-    for seed in [1u64, 2] {
-        let (fused, fused_layers) = expansion_chain(seed, false);
-        let (plain, plain_layers) = expansion_chain(seed, true);
+    for seed in [1, 2] {
+        let ((fused, fused_layers), (plain, plain_layers)) =
+            (expansion_chain(false), expansion_chain(true));
+        let weights = sample(unit_values(fused.value_count()), seed);
+        let (fused, plain) = (fused.build(&weights), plain.build(&weights));
         let fused_net = Network::load(&fused, &Device::Cpu).expect("load");
         let plain_net = Network::load(&plain, &Device::Cpu).expect("load");
         assert!(
@@ -891,7 +967,7 @@ fn expansion_fused_into_depthwise_is_invisible_at_every_target() {
             format!("{plain_net:?}").contains("fused_expansions: 0"),
             "{plain_net:?}"
         );
-        let x = Rng(seed ^ 3).vec(2 * 64 * 64 * 4, 1.0);
+        let x = sample(unit_values(2 * 64 * 64 * 4), seed + 10);
         assert_same_cams(
             (&fused_net, &fused, &fused_layers),
             (&plain_net, &plain, &plain_layers),
@@ -904,13 +980,14 @@ fn expansion_fused_into_depthwise_is_invisible_at_every_target() {
 /// `load_releasing` frees the graph's weight values and runs exactly like `load`.
 #[test]
 fn load_releasing_matches_load_and_frees_the_weights() {
-    let (graph, _) = kitchen_sink(7, 0);
+    let blueprint = kitchen_sink(0).0;
+    let graph = blueprint.build(&sample(unit_values(blueprint.value_count()), 7));
     let mut released = graph.clone();
     let kept = Network::load(&graph, &Device::Cpu).expect("load");
     let taken = Network::load_releasing(&mut released, &Device::Cpu).expect("load_releasing");
     assert!(released.weights.iter().all(|w| w.data.is_empty()));
     assert_eq!(released.param_counts(), graph.param_counts());
-    let x = Rng(5).vec(2 * H * W * C, 1.0);
+    let x = sample(unit_values(2 * H * W * C), 5);
     assert_eq!(
         kept.predict(&x, 2).expect("kept"),
         taken.predict(&x, 2).expect("taken")

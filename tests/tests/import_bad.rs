@@ -12,13 +12,11 @@ fn every_bad_file_gives_the_error_kind_it_names() {
     let Some((dir, manifest)) = corpus::manifest() else {
         return;
     };
-    let bad = manifest["bad"].as_array().cloned().unwrap_or_default();
+    let bad = &manifest.bad;
     assert!(!bad.is_empty(), "manifest.json lists no bad files");
     let mut failures = Vec::new();
-    for entry in &bad {
-        let (Some(file), Some(kind)) = (entry["file"].as_str(), entry["kind"].as_str()) else {
-            panic!("malformed bad entry {entry}");
-        };
+    for entry in bad {
+        let (file, kind) = (entry.file.as_str(), entry.kind.as_str());
         let path = dir.join(file);
         let outcome = catch_unwind(AssertUnwindSafe(|| load_model(&path)));
         let problem = match (outcome, kind) {

@@ -9,16 +9,7 @@ use std::path::Path;
 use keras_import::config::{parse_model_config, ModelConfig};
 use keras_import::{graph_from_config_json, Graph, Op};
 use kerascam_tests::corpus::{manifest, read_config_text};
-use serde_json::Value;
-
-fn shape_of(value: &Value) -> Vec<Option<usize>> {
-    value
-        .as_array()
-        .expect("shape list")
-        .iter()
-        .map(|d| d.as_u64().map(|d| d as usize))
-        .collect()
-}
+use kerascam_tests::manifest::ConfigEntry;
 
 /// Class counts over all config entries, nested ones included; operation nodes keyed
 /// `module.class_name` as the manifest does.
@@ -64,22 +55,18 @@ fn target_by_rule(graph: &Graph) -> Option<String> {
         .next_back()
 }
 
-fn check_entry(dir: &Path, entry: &Value) -> Result<(), String> {
-    let file = entry["config"].as_str().ok_or("config path")?;
+fn check_entry(dir: &Path, entry: &ConfigEntry) -> Result<(), String> {
+    let file = entry.config.as_str();
     let text = read_config_text(&dir.join(file));
     let graph = graph_from_config_json(&text, file).map_err(|e| format!("import failed: {e}"))?;
 
     let counts = graph.param_counts();
     let expected = (
-        entry["param_count"].as_u64(),
-        entry["trainable_param_count"].as_u64(),
-        entry["non_trainable_param_count"].as_u64(),
+        entry.param_count,
+        entry.trainable_param_count,
+        entry.non_trainable_param_count,
     );
-    let got = (
-        Some(counts.total),
-        Some(counts.trainable),
-        Some(counts.non_trainable),
-    );
+    let got = (counts.total, counts.trainable, counts.non_trainable);
     if got != expected {
         return Err(format!("param counts {got:?}, expected {expected:?}"));
     }
@@ -87,12 +74,12 @@ fn check_entry(dir: &Path, entry: &Value) -> Result<(), String> {
         return Err("outer scope counts differ from the graph's".into());
     }
 
-    let target = entry["target_layer"].as_str().ok_or("target_layer")?;
+    let target = entry.target_layer.as_str();
     let node = graph
         .node_by_path(target)
         .ok_or_else(|| format!("no node '{target}'"))?;
-    let want = shape_of(&entry["target_layer_shape"]);
-    if graph.nodes[node].output_shape != want {
+    let want = &entry.target_layer_shape;
+    if graph.nodes[node].output_shape != *want {
         return Err(format!(
             "target '{target}' shape {:?}, expected {want:?}",
             graph.nodes[node].output_shape
@@ -104,7 +91,7 @@ fn check_entry(dir: &Path, entry: &Value) -> Result<(), String> {
             "target rule on our graph picks {picked:?}, expected {target}"
         ));
     }
-    let last_conv = entry["last_conv_layer"].as_str().ok_or("last_conv_layer")?;
+    let last_conv = entry.last_conv_layer.as_str();
     if graph.node_by_path(last_conv).is_none() {
         return Err(format!("no node '{last_conv}'"));
     }
@@ -113,38 +100,39 @@ fn check_entry(dir: &Path, entry: &Value) -> Result<(), String> {
         .outputs
         .first()
         .map(|&o| graph.nodes[o].output_shape.clone());
-    if output != Some(shape_of(&entry["output_shape"])) {
+    if output.as_ref() != Some(&entry.output_shape) {
         return Err(format!(
-            "output shape {output:?}, expected {}",
-            entry["output_shape"]
+            "output shape {output:?}, expected {:?}",
+            entry.output_shape
         ));
     }
     let input = graph
         .inputs
         .first()
         .map(|&i| graph.nodes[i].output_shape.clone());
-    if input != Some(shape_of(&entry["input_shape"])) {
+    if input.as_ref() != Some(&entry.input_shape) {
         return Err(format!(
-            "input shape {input:?}, expected {}",
-            entry["input_shape"]
+            "input shape {input:?}, expected {:?}",
+            entry.input_shape
         ));
     }
 
-    let model = parse_model_config(&text, file).map_err(|e| e.to_string())?;
+    check_class_counts(&text, &graph, entry)
+}
+
+/// The config's class counts (nested entries included) and top-level entry count equal the
+/// manifest's, and every layer class has as many graph nodes as config entries.
+fn check_class_counts(text: &str, graph: &Graph, entry: &ConfigEntry) -> Result<(), String> {
+    let model = parse_model_config(text, &entry.config).map_err(|e| e.to_string())?;
     let mut class_counts = BTreeMap::new();
     config_class_counts(&model, &mut class_counts);
-    let manifest_counts: BTreeMap<String, u64> = entry["layer_class_counts"]
-        .as_object()
-        .ok_or("layer_class_counts")?
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-        .collect();
-    if class_counts != manifest_counts {
+    let manifest_counts = &entry.layer_class_counts;
+    if class_counts != *manifest_counts {
         return Err(format!(
             "config class counts {class_counts:?}, expected {manifest_counts:?}"
         ));
     }
-    if model.layers.len() as u64 != entry["num_config_entries"].as_u64().unwrap_or(0) {
+    if model.layers.len() as u64 != entry.num_config_entries {
         return Err(format!("{} top-level entries", model.layers.len()));
     }
 
@@ -153,7 +141,7 @@ fn check_entry(dir: &Path, entry: &Value) -> Result<(), String> {
     for n in graph.nodes.iter().filter(|n| n.call_index == 0) {
         *node_counts.entry(n.class_name.clone()).or_default() += 1;
     }
-    for (key, &count) in &manifest_counts {
+    for (key, &count) in manifest_counts {
         let class = key.rsplit('.').next().unwrap_or(key);
         if ["InputLayer", "Functional", "Sequential", "Model"].contains(&class) {
             continue;
@@ -178,11 +166,11 @@ fn every_corpus_config_imports_with_exact_counts_and_shapes() {
     let Some((dir, manifest)) = manifest() else {
         return;
     };
-    let entries = manifest["configs"].as_array().expect("configs list");
+    let entries = &manifest.configs;
     assert!(!entries.is_empty(), "the manifest lists no configs");
     let mut failures = Vec::new();
     for entry in entries {
-        let id = entry["id"].as_str().unwrap_or("?");
+        let id = &entry.id;
         if let Err(e) = check_entry(&dir, entry) {
             failures.push(format!("{id}: {e}"));
         }

@@ -8,41 +8,33 @@ use std::path::Path;
 
 use keras_import::{load_model, load_weight_store_from_bytes, Model};
 use kerascam_tests::corpus;
-use serde_json::Value;
+use kerascam_tests::manifest::{read_json, Case, IndexedLayer};
 
 /// The `cases` of the manifest with the corpus folder, or `None` when the corpus is absent.
-fn cases() -> Option<(std::path::PathBuf, Vec<Value>)> {
+fn cases() -> Option<(std::path::PathBuf, Vec<Case>)> {
     let (dir, manifest) = corpus::manifest()?;
-    let cases = manifest["cases"].as_array().cloned().unwrap_or_default();
-    assert!(!cases.is_empty(), "manifest.json lists no cases");
-    Some((dir, cases))
+    assert!(!manifest.cases.is_empty(), "manifest.json lists no cases");
+    Some((dir, manifest.cases))
 }
 
-fn text<'a>(value: &'a Value, key: &str) -> &'a str {
-    value[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} missing in {value}"))
-}
-
-fn load(dir: &Path, case: &Value) -> Model {
-    let path = dir.join(text(case, "file"));
-    load_model(&path).unwrap_or_else(|e| panic!("{}: {e}", text(case, "id")))
+fn load(dir: &Path, case: &Case) -> Model {
+    load_model(&dir.join(&case.file)).unwrap_or_else(|e| panic!("{}: {e}", case.id))
 }
 
 #[test]
 fn every_case_file_loads_with_its_format_version_and_parameter_count() {
     let Some((dir, cases)) = cases() else { return };
     for case in &cases {
-        let id = text(case, "id");
+        let id = &case.id;
         let model = load(&dir, case);
-        assert_eq!(model.format.as_str(), text(case, "format"), "{id}");
+        assert_eq!(model.format.as_str(), case.format, "{id}");
         assert_eq!(
             model.keras_version.as_deref(),
-            Some(text(case, "keras_version")),
+            Some(case.keras_version.as_str()),
             "{id}"
         );
         let params: usize = model.graph.weights.iter().map(|w| w.data.len()).sum();
-        assert_eq!(Some(params as u64), case["param_count"].as_u64(), "{id}");
+        assert_eq!(params as u64, case.param_count, "{id}");
         for weight in &model.graph.weights {
             let count: usize = weight.shape.iter().product();
             assert_eq!(weight.data.len(), count, "{id}: {}", weight.name);
@@ -60,19 +52,19 @@ fn every_case_file_loads_with_its_format_version_and_parameter_count() {
 fn keras_archives_bind_every_layer_to_the_datasets_of_its_weights_index() {
     let Some((dir, cases)) = cases() else { return };
     let mut checked = 0;
-    for case in cases.iter().filter(|c| c["weights_index"].is_string()) {
-        let id = text(case, "id");
-        let path = dir.join(text(case, "file"));
+    for case in &cases {
+        let Some(index_file) = &case.weights_index else {
+            continue;
+        };
+        let id = case.id.as_str();
+        let path = dir.join(&case.file);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{id}: {e}"));
         let store = load_weight_store_from_bytes(&bytes, id).unwrap_or_else(|e| panic!("{e}"));
         let model = load(&dir, case);
-        let index_text = std::fs::read_to_string(dir.join(text(case, "weights_index")))
-            .unwrap_or_else(|e| panic!("{id}: {e}"));
-        let index: Vec<Value> = serde_json::from_str(&index_text).expect("index is JSON");
+        let index: Vec<IndexedLayer> = read_json(&dir.join(index_file));
         let mut indexed_layers = 0;
         for entry in &index {
-            let layer = text(entry, "layer");
-            let expected = entry["weights"].as_array().expect("weights list");
+            let layer = entry.layer.as_str();
             let stored = store
                 .by_layer
                 .get(layer)
@@ -82,13 +74,10 @@ fn keras_archives_bind_every_layer_to_the_datasets_of_its_weights_index() {
                 .iter()
                 .map(|t| (t.name.as_str(), t.shape.clone()))
                 .collect();
-            let wanted: Vec<(&str, Vec<usize>)> = expected
+            let wanted: Vec<(&str, Vec<usize>)> = entry
+                .weights
                 .iter()
-                .map(|w| {
-                    let shape = w["shape"].as_array().expect("shape");
-                    let shape = shape.iter().filter_map(Value::as_u64).map(|d| d as usize);
-                    (text(w, "dataset"), shape.collect())
-                })
+                .map(|w| (w.dataset.as_str(), w.shape.clone()))
                 .collect();
             assert_eq!(datasets, wanted, "{id}: layer {layer}");
             let node = model
@@ -118,19 +107,19 @@ fn keras_archives_bind_every_layer_to_the_datasets_of_its_weights_index() {
 #[test]
 fn every_format_of_a_model_holds_the_same_weight_values() {
     let Some((dir, cases)) = cases() else { return };
-    let mut by_model: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    let mut by_model: BTreeMap<&str, Vec<&Case>> = BTreeMap::new();
     for case in &cases {
-        by_model.entry(text(case, "model")).or_default().push(case);
+        by_model.entry(&case.model).or_default().push(case);
     }
     let mut compared = 0;
     for (model_name, formats) in by_model.iter().filter(|(_, f)| f.len() > 1) {
         let reference = formats
             .iter()
-            .find(|c| text(c, "format") == "keras3-zip")
+            .find(|c| c.format == "keras3-zip")
             .unwrap_or_else(|| panic!("{model_name}: no keras3-zip file"));
         let reference_model = load(&dir, reference);
-        for other in formats.iter().filter(|c| text(c, "format") != "keras3-zip") {
-            let id = text(other, "id");
+        for other in formats.iter().filter(|c| c.format != "keras3-zip") {
+            let id = &other.id;
             let other_model = load(&dir, other);
             let mut values = 0usize;
             let weighted = |n: &&keras_import::Node| n.call_index == 0 && !n.weights.is_empty();
@@ -162,7 +151,7 @@ fn every_format_of_a_model_holds_the_same_weight_values() {
                     values += a.data.len();
                 }
             }
-            assert_eq!(Some(values as u64), other["param_count"].as_u64(), "{id}");
+            assert_eq!(values as u64, other.param_count, "{id}");
             compared += 1;
         }
     }

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use kerascam_tests::manifest::Case;
 use kerascam_tests::{corpus, npy};
 use serde_json::Value;
 
@@ -19,7 +20,7 @@ fn explain_matches_tensorflow_on_every_case() {
     let Some((dir, manifest)) = corpus::manifest() else {
         return;
     };
-    let cases = manifest["cases"].as_array().expect("cases");
+    let cases = &manifest.cases;
     let mut checked = 0;
     for case in cases {
         checked += check_case(&dir, case);
@@ -31,15 +32,14 @@ fn explain_matches_tensorflow_on_every_case() {
     assert_eq!(checked, cases.len() * 10, "every image has two heatmaps");
 }
 
-fn check_case(dir: &Path, case: &Value) -> usize {
-    let id = case["id"].as_str().unwrap();
+fn check_case(dir: &Path, case: &Case) -> usize {
+    let id = case.id.as_str();
     let out = tempfile::tempdir().unwrap();
-    let images = case["images"].as_array().unwrap();
+    let images = &case.images;
     let mut cmd = kerascam();
-    cmd.arg("explain")
-        .arg(dir.join(case["file"].as_str().unwrap()));
+    cmd.arg("explain").arg(dir.join(&case.file));
     for image in images {
-        cmd.arg(dir.join(image["image"].as_str().unwrap()));
+        cmd.arg(dir.join(&image.image));
     }
     cmd.args(["--top-k", "2", "--save-heatmap", "--json", "--out"])
         .arg(out.path());
@@ -61,20 +61,20 @@ fn check_case(dir: &Path, case: &Value) -> usize {
     );
     let mut checked = 0;
     for image in images {
-        let png = dir.join(image["image"].as_str().unwrap());
+        let png = dir.join(&image.image);
         let mine: Vec<&Value> = records
             .iter()
             .filter(|r| Path::new(r["image"].as_str().unwrap()) == png)
             .collect();
-        for reference in image["heatmaps"].as_array().unwrap() {
-            let class = reference["class"].as_u64().unwrap();
+        for reference in &image.heatmaps {
+            let class = reference.class;
             let record = mine
                 .iter()
-                .find(|r| r["class"].as_u64() == Some(class))
+                .find(|r| r["class"].as_u64() == Some(class as u64))
                 .unwrap_or_else(|| panic!("{id}: no record for class {class} of {png:?}"));
             check_record_fields(id, record, case);
             let got = npy::read_f32(Path::new(record["heatmap"].as_str().unwrap()));
-            let want = npy::read_f32(&dir.join(reference["heatmap"].as_str().unwrap()));
+            let want = npy::read_f32(&dir.join(&reference.heatmap));
             assert_eq!(got.shape, want.shape, "{id}: heatmap shape");
             let worst = got
                 .data
@@ -99,7 +99,7 @@ fn check_case(dir: &Path, case: &Value) -> usize {
     checked
 }
 
-fn check_record_fields(id: &str, record: &Value, case: &Value) {
+fn check_record_fields(id: &str, record: &Value, case: &Case) {
     for field in [
         "image",
         "output",
@@ -117,16 +117,16 @@ fn check_record_fields(id: &str, record: &Value, case: &Value) {
         assert!(record.get(field).is_some(), "{id}: field {field} missing");
     }
     assert_eq!(
-        record["target_layer"], case["target_layer"],
+        record["target_layer"], *case.target_layer,
         "{id}: target layer"
     );
     assert_eq!(
-        record["preprocessing"], case["preprocessing"],
+        record["preprocessing"], *case.preprocessing,
         "{id}: preprocessing"
     );
     assert_eq!(
         record["logits"].as_array().unwrap().len(),
-        case["num_outputs"].as_u64().unwrap() as usize,
+        case.num_outputs,
         "{id}: logits"
     );
     let p = record["probability"].as_f64().unwrap();

@@ -58,20 +58,16 @@ fn folder_with_broken_files_goes_on_and_fails_at_the_end() {
             "{name} not reported: {stderr}"
         );
     }
-    let overlays = walk_pngs(out.path());
+    let overlays = count_pngs(out.path());
     assert_eq!(overlays, 197);
 }
 
-fn walk_pngs(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| {
-            if p.is_dir() {
-                walk_pngs(&p)
-            } else {
-                usize::from(p.extension().is_some_and(|e| e == "png"))
-            }
-        })
-        .sum()
+/// The `.png` files under `dir`, at any depth.
+fn count_pngs(dir: &Path) -> usize {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.file_type().is_file())
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "png"))
+        .count()
 }

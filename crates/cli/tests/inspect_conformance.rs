@@ -4,19 +4,19 @@
 use std::process::Command;
 
 use kerascam_tests::corpus;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[test]
 fn inspect_json_matches_the_manifest() {
     let Some((dir, manifest)) = corpus::manifest() else {
         return;
     };
-    let cases = manifest["cases"].as_array().expect("cases");
+    let cases = &manifest.cases;
     for case in cases {
-        let id = case["id"].as_str().unwrap();
+        let id = case.id.as_str();
         let output = Command::new(assert_cmd::cargo::cargo_bin("kerascam"))
             .arg("inspect")
-            .arg(dir.join(case["file"].as_str().unwrap()))
+            .arg(dir.join(&case.file))
             .arg("--json")
             .output()
             .unwrap();
@@ -26,36 +26,32 @@ fn inspect_json_matches_the_manifest() {
             String::from_utf8_lossy(&output.stderr)
         );
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(report["format"], case["format"], "{id}");
-        assert_eq!(report["keras_version"], case["keras_version"], "{id}");
-        assert_eq!(report["param_count"], case["param_count"], "{id}");
+        assert_eq!(report["format"], *case.format, "{id}");
+        assert_eq!(report["keras_version"], *case.keras_version, "{id}");
+        assert_eq!(report["param_count"], case.param_count, "{id}");
         let split = report["trainable_param_count"].as_u64().unwrap()
             + report["non_trainable_param_count"].as_u64().unwrap();
-        assert_eq!(Some(split), case["param_count"].as_u64(), "{id}");
-        assert_eq!(report["input_shape"], case["input_shape"], "{id}");
-        assert_eq!(report["target_layer"], case["target_layer"], "{id}");
-        assert_eq!(report["target_shape"], case["target_shape"], "{id}");
-        assert_eq!(report["head"], case["head"], "{id}");
-        assert_eq!(report["preprocessing"], case["preprocessing"], "{id}");
-        match case["backbone"].as_object() {
+        assert_eq!(split, case.param_count, "{id}");
+        assert_eq!(report["input_shape"], json!(case.input_shape), "{id}");
+        assert_eq!(report["target_layer"], *case.target_layer, "{id}");
+        assert_eq!(report["target_shape"], json!(case.target_shape), "{id}");
+        assert_eq!(report["head"], *case.head, "{id}");
+        assert_eq!(report["preprocessing"], *case.preprocessing, "{id}");
+        match &case.backbone {
             None => assert!(report["backbone"].is_null(), "{id}: {}", report["backbone"]),
             Some(b) => {
-                assert_eq!(report["backbone"]["family"], b["family"], "{id}");
-                let scope = b["nested_layer_name"].as_str().unwrap_or("");
+                assert_eq!(report["backbone"]["family"], *b.family, "{id}");
+                let scope = b.nested_layer_name.as_deref().unwrap_or("");
                 assert_eq!(report["backbone"]["scope"], scope, "{id}");
             }
         }
         let layers = report["layers"].as_array().unwrap();
         assert!(
-            layers.iter().any(|l| l["path"] == case["target_layer"]),
+            layers.iter().any(|l| l["path"] == *case.target_layer),
             "{id}"
         );
         let params: u64 = layers.iter().map(|l| l["params"].as_u64().unwrap()).sum();
-        assert_eq!(
-            Some(params),
-            case["param_count"].as_u64(),
-            "{id}: layer table sums"
-        );
+        assert_eq!(params, case.param_count, "{id}: layer table sums");
     }
     println!("{} models inspected", cases.len());
 }
@@ -65,19 +61,19 @@ fn bad_files_fail_with_one_line() {
     let Some((dir, manifest)) = corpus::manifest() else {
         return;
     };
-    for bad in manifest["bad"].as_array().unwrap() {
-        if bad["kind"] == "no_feature_map" {
+    for bad in &manifest.bad {
+        if bad.kind == "no_feature_map" {
             continue;
         }
         let output = Command::new(assert_cmd::cargo::cargo_bin("kerascam"))
             .arg("inspect")
-            .arg(dir.join(bad["file"].as_str().unwrap()))
+            .arg(dir.join(&bad.file))
             .output()
             .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{}", bad["id"]);
+        assert_eq!(output.status.code(), Some(2), "{}", bad.id);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-        assert!(stderr.contains(bad["file"].as_str().unwrap().rsplit('/').next().unwrap()));
+        assert!(stderr.contains(bad.file.rsplit('/').next().unwrap()));
     }
 }
 
