@@ -1,10 +1,13 @@
-//! Convolution layers: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose.
+//! Convolution layers: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose — their
+//! options, output shapes, kernels and multiply-adds.
 
 use super::activation::parse_activation_option;
-use super::LayerInput;
+use super::{positions, Cost, Dim, LayerInput, LayerRules, WeightTemplate};
 use crate::config::fields::Fields;
+use crate::config::Dialect;
 use crate::error::{ErrorKind, Result};
-use crate::ir::{Conv2dParams, Op, Padding};
+use crate::graph::shape::{fmt_shape, image, Broadcast, ShapeResult, Window};
+use crate::ir::{Conv2dParams, Op, Padding, Shape, WeightRole};
 
 /// Reads `padding` (`valid` / `same`, case-insensitive as Keras).
 pub(crate) fn parse_padding(fields: &Fields) -> Result<Padding> {
@@ -52,7 +55,7 @@ fn input_channels(input: &LayerInput) -> Result<usize> {
                 ErrorKind::InvalidGraph,
                 format_args!(
                     "needs a known channel count, input shape is {}",
-                    super::super::shape::fmt_shape(input.single_shape().unwrap_or(&vec![]))
+                    fmt_shape(input.single_shape().unwrap_or(&vec![]))
                 ),
             )
         })
@@ -128,4 +131,248 @@ pub(crate) fn conv2d_transpose(input: &LayerInput) -> Result<Op> {
         conv: common(input, f.size("filters")?, 1)?,
         output_padding,
     })
+}
+
+/// The convolution family's view of an op: its parameters and depth multiplier or output
+/// padding.
+pub(crate) enum Convolution<'a> {
+    /// `Conv2D`.
+    Plain(&'a Conv2dParams),
+    /// `DepthwiseConv2D` with its depth multiplier.
+    Depthwise(&'a Conv2dParams, usize),
+    /// `SeparableConv2D` with its depth multiplier.
+    Separable(&'a Conv2dParams, usize),
+    /// `Conv2DTranspose` with its output padding.
+    Transpose(&'a Conv2dParams, Option<[usize; 2]>),
+}
+
+impl Convolution<'_> {
+    fn params(&self) -> &Conv2dParams {
+        match self {
+            Convolution::Plain(conv)
+            | Convolution::Depthwise(conv, _)
+            | Convolution::Separable(conv, _)
+            | Convolution::Transpose(conv, _) => conv,
+        }
+    }
+
+    /// The kernels, in Keras variable order.
+    fn kernels(&self) -> Vec<WeightTemplate> {
+        let conv = self.params();
+        let [kh, kw] = conv.kernel.map(Dim::Fixed);
+        let filters = Dim::Fixed(conv.filters);
+        let kernel = |role, dims| WeightTemplate::new(role, dims);
+        match *self {
+            Convolution::Plain(_) => {
+                let per_group = Dim::Input {
+                    axis: -1,
+                    times: 1,
+                    per: conv.groups.max(1),
+                };
+                vec![kernel(WeightRole::Kernel, vec![kh, kw, per_group, filters])]
+            }
+            Convolution::Depthwise(_, multiplier) => {
+                let depthwise = vec![kh, kw, Dim::channels(), Dim::Fixed(multiplier)];
+                vec![kernel(WeightRole::DepthwiseKernel, depthwise)]
+            }
+            Convolution::Separable(_, multiplier) => {
+                let expanded = Dim::Input {
+                    axis: -1,
+                    times: multiplier,
+                    per: 1,
+                };
+                let depthwise = vec![kh, kw, Dim::channels(), Dim::Fixed(multiplier)];
+                let pointwise = vec![Dim::Fixed(1), Dim::Fixed(1), expanded, filters];
+                vec![
+                    kernel(WeightRole::DepthwiseKernel, depthwise),
+                    kernel(WeightRole::PointwiseKernel, pointwise),
+                ]
+            }
+            Convolution::Transpose(..) => {
+                vec![kernel(
+                    WeightRole::Kernel,
+                    vec![kh, kw, filters, Dim::channels()],
+                )]
+            }
+        }
+    }
+}
+
+impl LayerRules for Convolution<'_> {
+    fn output_shape(&self, inputs: &[&Shape], _: Broadcast) -> ShapeResult<Shape> {
+        let x = image(inputs)?;
+        let conv = self.params();
+        let [h, w] = match self {
+            Convolution::Transpose(_, output_padding) => {
+                let length = |axis: usize| {
+                    let extra = output_padding.map(|p| p[axis]);
+                    x[axis].map(|n| transpose_length(n, conv, axis, extra))
+                };
+                [length(0), length(1)]
+            }
+            _ => Window {
+                size: conv.kernel,
+                strides: conv.strides,
+                dilation: conv.dilation,
+                padding: conv.padding,
+            }
+            .output_hw(x)?,
+        };
+        Ok(vec![h, w, Some(conv.filters)])
+    }
+
+    fn weights(&self) -> Vec<WeightTemplate> {
+        let conv = self.params();
+        let mut weights = self.kernels();
+        if conv.use_bias {
+            weights.push(WeightTemplate::vector(
+                WeightRole::Bias,
+                Dim::Fixed(conv.filters),
+            ));
+        }
+        weights
+    }
+
+    /// Keras 3 names DepthwiseConv2D's depthwise kernel `kernel`, Keras 2
+    /// `depthwise_kernel`.
+    fn var_name(&self, role: WeightRole, dialect: Dialect) -> &'static str {
+        match (self, role, dialect) {
+            (Convolution::Depthwise(..), WeightRole::DepthwiseKernel, Dialect::Keras3) => "kernel",
+            _ => role.keras_name(),
+        }
+    }
+
+    /// Each output position costs one multiply-add per kernel weight; a transposed
+    /// convolution spreads each input position over its kernel instead.
+    fn multiply_adds(&self, cost: &Cost) -> u64 {
+        let size = cost.weight_size;
+        match self {
+            Convolution::Plain(_) => positions(cost.output) * size(WeightRole::Kernel),
+            Convolution::Depthwise(..) => {
+                positions(cost.output) * size(WeightRole::DepthwiseKernel)
+            }
+            Convolution::Separable(..) => {
+                let kernels = size(WeightRole::DepthwiseKernel) + size(WeightRole::PointwiseKernel);
+                positions(cost.output) * kernels
+            }
+            Convolution::Transpose(..) => cost
+                .input
+                .map_or(0, |x| positions(x) * size(WeightRole::Kernel)),
+        }
+    }
+}
+
+/// Output length of a transposed convolution (Keras `deconv_output_length`).
+fn transpose_length(
+    n: usize,
+    conv: &Conv2dParams,
+    axis: usize,
+    output_padding: Option<usize>,
+) -> usize {
+    let kernel = conv.kernel[axis] + (conv.kernel[axis] - 1) * (conv.dilation[axis] - 1);
+    let stride = conv.strides[axis];
+    match output_padding {
+        None => match conv.padding {
+            Padding::Valid => n * stride + kernel.saturating_sub(stride),
+            Padding::Same => n * stride,
+        },
+        Some(extra) => {
+            let pad = match conv.padding {
+                Padding::Same => kernel / 2,
+                Padding::Valid => 0,
+            };
+            ((n - 1) * stride + kernel + extra).saturating_sub(2 * pad)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::shape::infer_shape;
+    use crate::ir::Activation;
+
+    fn params(kernel: usize, stride: usize, dilation: usize, padding: Padding) -> Conv2dParams {
+        Conv2dParams {
+            filters: 8,
+            kernel: [kernel; 2],
+            strides: [stride; 2],
+            dilation: [dilation; 2],
+            padding,
+            groups: 1,
+            use_bias: true,
+            activation: Activation::Linear,
+        }
+    }
+
+    fn conv(kernel: usize, stride: usize, dilation: usize, padding: Padding) -> Op {
+        Op::Conv2D(params(kernel, stride, dilation, padding))
+    }
+
+    fn infer1(op: &Op, x: Shape) -> ShapeResult<Shape> {
+        infer_shape(op, &[&x], Broadcast::Numpy)
+    }
+
+    #[test]
+    fn conv_arithmetic() {
+        let x = vec![Some(224), Some(225), Some(3)];
+        assert_eq!(
+            infer1(&conv(3, 2, 1, Padding::Same), x.clone()).unwrap(),
+            vec![Some(112), Some(113), Some(8)]
+        );
+        assert_eq!(
+            infer1(&conv(3, 2, 1, Padding::Valid), x.clone()).unwrap(),
+            vec![Some(111), Some(112), Some(8)]
+        );
+        assert_eq!(
+            infer1(&conv(3, 1, 2, Padding::Valid), x.clone()).unwrap(),
+            vec![Some(220), Some(221), Some(8)]
+        );
+        assert_eq!(
+            infer1(&conv(3, 1, 1, Padding::Same), vec![None, Some(5), Some(3)]).unwrap(),
+            vec![None, Some(5), Some(8)]
+        );
+        let err = infer1(
+            &conv(7, 1, 1, Padding::Valid),
+            vec![Some(5), Some(5), Some(3)],
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidGraph);
+    }
+
+    #[test]
+    fn transpose_conv_lengths() {
+        let op = Op::Conv2DTranspose {
+            conv: Conv2dParams {
+                filters: 4,
+                ..params(3, 2, 1, Padding::Valid)
+            },
+            output_padding: None,
+        };
+        assert_eq!(
+            infer1(&op, vec![Some(7), Some(7), Some(3)]).unwrap(),
+            vec![Some(15), Some(15), Some(4)]
+        );
+    }
+
+    #[test]
+    fn depthwise_kernel_name_follows_the_dialect() {
+        let conv = params(3, 1, 1, Padding::Same);
+        let rules = Convolution::Depthwise(&conv, 2);
+        let roles: Vec<_> = rules.weights().iter().map(|w| w.role).collect();
+        assert_eq!(roles, [WeightRole::DepthwiseKernel, WeightRole::Bias]);
+        assert_eq!(
+            rules.var_name(WeightRole::DepthwiseKernel, Dialect::Keras2),
+            "depthwise_kernel"
+        );
+        assert_eq!(
+            rules.var_name(WeightRole::DepthwiseKernel, Dialect::Keras3),
+            "kernel"
+        );
+        let separable = Convolution::Separable(&conv, 2);
+        assert_eq!(
+            separable.var_name(WeightRole::DepthwiseKernel, Dialect::Keras3),
+            "depthwise_kernel"
+        );
+    }
 }

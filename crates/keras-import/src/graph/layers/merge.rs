@@ -1,11 +1,12 @@
-//! Multi-input and element-wise nodes: merge layers, Concatenate, Keras 3 operation nodes and
-//! tf_keras `TFOpLambda` layers.
+//! Merge layers (Add, Subtract, Multiply, Maximum, Minimum, Average, Concatenate,
+//! InceptionResNetV2's CustomScaleLayer) and the binary element-wise op they share with
+//! Keras 3 operation nodes and `TFOpLambda` layers: parsing and broadcasting shapes.
 
-use serde_json::Value;
-
-use super::{Arg, LayerInput, ParsedOp};
+use super::{Arg, LayerInput, LayerRules, ParsedOp};
 use crate::error::{ErrorKind, Result};
-use crate::ir::{Activation, BinaryOp, Op, Operand};
+use crate::graph::shape::{fmt_shape, invalid, Broadcast, ShapeResult};
+use crate::ir::{BinaryOp, Op, Operand, Shape};
+use crate::normalize_axis;
 
 /// Merge layer flavours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,105 +17,9 @@ pub(crate) enum MergeKind {
     Average,
 }
 
-/// A supported `TFOpLambda` function.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum TfFunction {
-    /// Binary arithmetic (`__operators__.add`, `math.multiply`, ...).
-    Binary(BinaryOp),
-    /// Unary activation (`nn.relu6`, `math.sigmoid`, ...).
-    Unary(Activation),
-    /// `math.reduce_mean` with `axis` and `keepdims` kwargs.
-    ReduceMean,
-    /// `nn.gelu` with its `approximate` kwarg (TF defaults to the exact form).
-    Gelu,
-}
-
-impl TfFunction {
-    /// Maps a `TFOpLambda` `function` name.
-    pub(crate) fn by_name(name: &str) -> Option<TfFunction> {
-        use BinaryOp::*;
-        Some(match name {
-            "__operators__.add" | "math.add" => TfFunction::Binary(Add),
-            "math.subtract" | "__operators__.sub" => TfFunction::Binary(Subtract),
-            "math.multiply" | "__operators__.mul" => TfFunction::Binary(Multiply),
-            "math.truediv" | "math.divide" | "__operators__.truediv" => TfFunction::Binary(Divide),
-            "math.maximum" => TfFunction::Binary(Maximum),
-            "math.minimum" => TfFunction::Binary(Minimum),
-            "nn.relu" => TfFunction::Unary(Activation::Relu),
-            "nn.relu6" => TfFunction::Unary(Activation::Relu6),
-            "math.sigmoid" | "nn.sigmoid" => TfFunction::Unary(Activation::Sigmoid),
-            "math.tanh" | "nn.tanh" => TfFunction::Unary(Activation::Tanh),
-            "nn.silu" | "nn.swish" => TfFunction::Unary(Activation::Swish),
-            "nn.softmax" => TfFunction::Unary(Activation::Softmax),
-            "math.exp" => TfFunction::Unary(Activation::Exponential),
-            "math.reduce_mean" | "reduce_mean" => TfFunction::ReduceMean,
-            "nn.gelu" => TfFunction::Gelu,
-            _ => return None,
-        })
-    }
-}
-
-/// A supported Keras 3 operation node (`keras.src.ops.*`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum KerasOperation {
-    /// Binary arithmetic with broadcasting (numpy rules).
-    Binary(BinaryOp),
-    /// Unary activation.
-    Unary(Activation),
-    /// `numpy.Mean` with `axis`/`keepdims` config.
-    Mean,
-    /// `nn.Gelu` with its `approximate` config (Keras 3 defaults to the tanh form).
-    Gelu,
-}
-
-impl KerasOperation {
-    /// Maps a Keras 3 operation class (`module` is `keras.src.ops.numpy`, `keras.src.ops.nn`).
-    pub(crate) fn by_class(module: &str, class_name: &str) -> Option<KerasOperation> {
-        use BinaryOp::*;
-        let family = module.rsplit('.').next().unwrap_or(module);
-        Some(match (family, class_name) {
-            ("numpy", "Add") => KerasOperation::Binary(Add),
-            ("numpy", "Subtract") => KerasOperation::Binary(Subtract),
-            ("numpy", "Multiply") => KerasOperation::Binary(Multiply),
-            ("numpy", "Divide" | "TrueDivide") => KerasOperation::Binary(Divide),
-            ("numpy", "Maximum") => KerasOperation::Binary(Maximum),
-            ("numpy", "Minimum") => KerasOperation::Binary(Minimum),
-            ("numpy", "Mean") => KerasOperation::Mean,
-            ("nn", "Gelu") => KerasOperation::Gelu,
-            ("numpy", "Tanh") | ("nn", "Tanh") => KerasOperation::Unary(Activation::Tanh),
-            ("numpy", "Exp") => KerasOperation::Unary(Activation::Exponential),
-            ("nn", "Relu") => KerasOperation::Unary(Activation::Relu),
-            ("nn", "Relu6") => KerasOperation::Unary(Activation::Relu6),
-            ("nn", "Sigmoid") => KerasOperation::Unary(Activation::Sigmoid),
-            ("nn", "Silu" | "Swish") => KerasOperation::Unary(Activation::Swish),
-            ("nn", "HardSilu" | "HardSwish") => KerasOperation::Unary(Activation::HardSwish),
-            ("nn", "HardSigmoid") => KerasOperation::Unary(Activation::HardSigmoid {
-                slope: 1.0 / 6.0,
-                offset: 0.5,
-            }),
-            _ => return None,
-        })
-    }
-}
-
-/// All positional operands must be tensors.
-fn tensor_inputs(input: &LayerInput) -> Result<Vec<usize>> {
-    input
-        .args
-        .iter()
-        .map(|arg| match arg {
-            Arg::Tensor { node, .. } => Ok(*node),
-            Arg::Scalar(_) => Err(input.fields.error(
-                ErrorKind::InvalidGraph,
-                "expects tensors only, got a number",
-            )),
-        })
-        .collect()
-}
-
 /// Merge layers over a list of tensors.
 pub(crate) fn merge(input: &LayerInput, kind: MergeKind) -> Result<ParsedOp> {
-    let inputs = tensor_inputs(input)?;
+    let inputs = input.tensors()?;
     let op = match (kind, inputs.len()) {
         (_, 0) => {
             return Err(input.fields.error(
@@ -144,37 +49,31 @@ pub(crate) fn merge(input: &LayerInput, kind: MergeKind) -> Result<ParsedOp> {
 
 /// `Concatenate` along `axis` (default −1).
 pub(crate) fn concatenate(input: &LayerInput) -> Result<ParsedOp> {
-    let inputs = tensor_inputs(input)?;
+    let inputs = input.tensors()?;
     let Some(Arg::Tensor { shape, .. }) = input.args.first() else {
         return Err(input.fields.error(
             ErrorKind::InvalidGraph,
             "Concatenate needs at least one input",
         ));
     };
-    let rank = shape.len() as i64 + 1;
-    let axis = input.fields.i64_list("axis")?.unwrap_or_else(|| vec![-1]);
-    let axis = match axis.as_slice() {
-        [a] if (1..rank).contains(&(if *a < 0 { a + rank } else { *a })) => {
-            if *a < 0 {
-                a + rank
-            } else {
-                *a
-            }
-        }
-        _ => {
-            return Err(input
-                .fields
-                .malformed("axis", "one axis within the input rank"))
-        }
-    };
+    let axes = input.fields.i64_list("axis")?.unwrap_or_else(|| vec![-1]);
+    let axis = match axes.as_slice() {
+        [a] => normalize_axis(*a, shape.len() + 1).filter(|&a| a >= 1),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        input
+            .fields
+            .malformed("axis", "one axis within the input rank")
+    })?;
     Ok(ParsedOp {
-        op: Op::Concatenate { axis },
+        op: Op::Concatenate { axis: axis as i64 },
         inputs,
     })
 }
 
 /// A binary node over two operands, tensors or numbers (at least one tensor).
-fn binary(input: &LayerInput, op: BinaryOp, operands: &[&Arg]) -> Result<ParsedOp> {
+pub(crate) fn binary(input: &LayerInput, op: BinaryOp, operands: &[&Arg]) -> Result<ParsedOp> {
     let [a, b] = operands else {
         return Err(input.fields.error(
             ErrorKind::InvalidGraph,
@@ -206,102 +105,188 @@ fn binary(input: &LayerInput, op: BinaryOp, operands: &[&Arg]) -> Result<ParsedO
     })
 }
 
-fn unary(input: &LayerInput, activation: Activation) -> Result<ParsedOp> {
-    let inputs = tensor_inputs(input)?;
-    if inputs.len() != 1 {
-        return Err(input.fields.error(
-            ErrorKind::InvalidGraph,
-            format_args!("expects one input tensor, got {}", inputs.len()),
-        ));
-    }
+/// InceptionResNetV2 `CustomScaleLayer`: `inputs[0] + inputs[1] · scale`.
+pub(crate) fn custom_scale(input: &LayerInput) -> Result<ParsedOp> {
+    let f = &input.fields;
+    let factor = f
+        .opt_f32("scale")?
+        .ok_or_else(|| f.malformed("scale", "a number"))?;
+    let inputs = input
+        .args
+        .iter()
+        .map(|arg| match arg {
+            Arg::Tensor { node, .. } => Some(*node),
+            Arg::Scalar(_) => None,
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|inputs| inputs.len() == 2)
+        .ok_or_else(|| {
+            f.error(
+                ErrorKind::InvalidGraph,
+                format_args!(
+                    "expects two input tensors, got {} arguments",
+                    input.args.len()
+                ),
+            )
+        })?;
     Ok(ParsedOp {
-        op: Op::Activation(activation),
+        op: Op::ScaleAdd { factor },
         inputs,
     })
 }
+/// The merge family's view of an op.
+pub(crate) enum Merging {
+    /// A binary op over these operands.
+    Binary(Operand, Operand),
+    /// An n-ary merge over all inputs.
+    Merge,
+    /// `inputs[0] + inputs[1] · factor`.
+    ScaleAdd,
+    /// Concatenation along an axis (batch included).
+    Concatenate(i64),
+}
 
-/// A mean over `axis` read from `source` (`axis`, `keepdims` keys).
-fn reduce_mean(
-    input: &LayerInput,
-    axis: Option<&Value>,
-    keepdims: Option<&Value>,
-) -> Result<ParsedOp> {
-    let inputs = tensor_inputs(input)?;
-    if inputs.len() != 1 {
-        return Err(input.fields.error(
-            ErrorKind::InvalidGraph,
-            format_args!("expects one input tensor, got {}", inputs.len()),
-        ));
+impl LayerRules for Merging {
+    fn output_shape(&self, inputs: &[&Shape], broadcast: Broadcast) -> ShapeResult<Shape> {
+        match self {
+            Merging::Binary(lhs, rhs) => {
+                let operand = |o: &Operand| -> ShapeResult<Option<&Shape>> {
+                    match o {
+                        Operand::Scalar(_) => Ok(None),
+                        Operand::Input(i) => inputs
+                            .get(*i)
+                            .copied()
+                            .map(Some)
+                            .ok_or_else(|| invalid(format!("operand {i} has no input"))),
+                    }
+                };
+                match (operand(lhs)?, operand(rhs)?) {
+                    (Some(a), Some(b)) => broadcast_shapes(a, b, broadcast),
+                    (Some(a), None) | (None, Some(a)) => Ok(a.clone()),
+                    (None, None) => Err(invalid("no tensor operand".into())),
+                }
+            }
+            Merging::ScaleAdd => match inputs {
+                [a, b] => broadcast_shapes(a, b, broadcast),
+                _ => Err(invalid(format!("expects two inputs, got {}", inputs.len()))),
+            },
+            Merging::Merge => {
+                let (head, rest) = inputs
+                    .split_first()
+                    .ok_or_else(|| invalid("a merge needs inputs".into()))?;
+                rest.iter().try_fold((*head).clone(), |acc, s| {
+                    broadcast_shapes(&acc, s, broadcast)
+                })
+            }
+            Merging::Concatenate(axis) => concat_shapes(inputs, *axis),
+        }
     }
-    let axes: Vec<i64> = match axis {
-        Some(Value::Number(n)) => n.as_i64().into_iter().collect(),
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_i64).collect(),
-        _ => Vec::new(),
+}
+
+/// Element-wise broadcasting of two shapes, right-aligned.
+fn broadcast_shapes(a: &Shape, b: &Shape, rule: Broadcast) -> ShapeResult<Shape> {
+    let rank = a.len().max(b.len());
+    let pad = |s: &Shape| -> Shape {
+        std::iter::repeat_n(Some(1), rank - s.len())
+            .chain(s.iter().copied())
+            .collect()
     };
-    if axes.is_empty() {
-        return Err(input
-            .fields
-            .unsupported("axis", "a mean over all axes (batch included)"));
-    }
-    let mut axes = super::core::normalize_axes(input, "axis", &axes)?;
-    axes.sort_unstable();
-    axes.dedup();
-    Ok(ParsedOp {
-        op: Op::ReduceMean {
-            axes,
-            keepdims: keepdims.and_then(Value::as_bool).unwrap_or(false),
-        },
-        inputs,
-    })
+    let (a2, b2) = (pad(a), pad(b));
+    a2.iter()
+        .zip(&b2)
+        .map(|(&x, &y)| match (x, y) {
+            (Some(x), Some(y)) if x == y => Ok(Some(x)),
+            (Some(1), y) | (y, Some(1)) => Ok(y),
+            (Some(_), Some(_)) => Err(invalid(format!(
+                "shapes {} and {} do not broadcast",
+                fmt_shape(a),
+                fmt_shape(b)
+            ))),
+            (None, None) => Ok(None),
+            (None, Some(k)) | (Some(k), None) => Ok(match rule {
+                Broadcast::MergeLayer => None,
+                Broadcast::Numpy => Some(k),
+            }),
+        })
+        .collect()
 }
 
-/// A Keras 3 operation node.
-pub(crate) fn keras_operation(input: &LayerInput, operation: KerasOperation) -> Result<ParsedOp> {
-    match operation {
-        KerasOperation::Binary(op) => binary(input, op, &input.args.iter().collect::<Vec<_>>()),
-        KerasOperation::Unary(activation) => unary(input, activation),
-        KerasOperation::Mean => reduce_mean(
-            input,
-            input.fields.get("axis"),
-            input.fields.get("keepdims"),
-        ),
-        KerasOperation::Gelu => {
-            let approximate = input.fields.bool_or("approximate", true)?;
-            unary(input, Activation::Gelu { approximate })
+fn concat_shapes(inputs: &[&Shape], axis: i64) -> ShapeResult<Shape> {
+    let (head, rest) = inputs
+        .split_first()
+        .ok_or_else(|| invalid("Concatenate needs inputs".into()))?;
+    let index = usize::try_from(axis - 1)
+        .ok()
+        .filter(|&i| i < head.len())
+        .ok_or_else(|| {
+            invalid(format!(
+                "axis {axis} is out of range for {}",
+                fmt_shape(head)
+            ))
+        })?;
+    let mut out: Shape = (*head).clone();
+    for shape in rest {
+        if shape.len() != head.len() {
+            return Err(invalid(format!(
+                "cannot concatenate {} and {}: ranks differ",
+                fmt_shape(head),
+                fmt_shape(shape)
+            )));
+        }
+        for (i, (o, d)) in out.iter_mut().zip(shape.iter()).enumerate() {
+            if i == index {
+                *o = match (*o, *d) {
+                    (Some(a), Some(b)) => Some(a.saturating_add(b)),
+                    _ => None,
+                };
+            } else {
+                *o = match (*o, *d) {
+                    (Some(a), Some(b)) if a != b => {
+                        return Err(invalid(format!(
+                            "cannot concatenate {} and {} on axis {axis}",
+                            fmt_shape(head),
+                            fmt_shape(shape)
+                        )))
+                    }
+                    (Some(a), _) | (_, Some(a)) => Some(a),
+                    (None, None) => None,
+                };
+            }
         }
     }
+    Ok(out)
 }
 
-/// A tf_keras `TFOpLambda` layer: `x` is the positional tensor, `y` a keyword operand.
-pub(crate) fn tf_op_lambda(input: &LayerInput, function: TfFunction) -> Result<ParsedOp> {
-    match function {
-        TfFunction::Binary(op) => {
-            let operands: Vec<&Arg> = input
-                .args
-                .iter()
-                .chain(
-                    input
-                        .kwargs
-                        .iter()
-                        .filter(|(k, _)| k == "y")
-                        .map(|(_, a)| a),
-                )
-                .collect();
-            binary(input, op, &operands)
-        }
-        TfFunction::Unary(activation) => unary(input, activation),
-        TfFunction::ReduceMean => reduce_mean(
-            input,
-            input.raw_kwargs.get("axis"),
-            input.raw_kwargs.get("keepdims"),
-        ),
-        TfFunction::Gelu => {
-            let approximate = input
-                .raw_kwargs
-                .get("approximate")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false);
-            unary(input, Activation::Gelu { approximate })
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::shape::infer_shape;
+
+    #[test]
+    fn broadcasting_rules() {
+        let a = vec![None, None, Some(16)];
+        let b = vec![Some(1), Some(1), Some(16)];
+        let c = vec![Some(7), Some(7), Some(16)];
+        assert_eq!(broadcast_shapes(&a, &b, Broadcast::Numpy).unwrap(), a);
+        assert_eq!(broadcast_shapes(&a, &c, Broadcast::MergeLayer).unwrap(), a);
+        assert_eq!(broadcast_shapes(&a, &c, Broadcast::Numpy).unwrap(), c);
+        assert!(broadcast_shapes(&c, &vec![Some(5), Some(7), Some(16)], Broadcast::Numpy).is_err());
+        let add = Op::Binary {
+            op: BinaryOp::Add,
+            lhs: Operand::Input(0),
+            rhs: Operand::Scalar(3.0),
+        };
+        assert_eq!(infer_shape(&add, &[&c], Broadcast::Numpy).unwrap(), c);
+    }
+
+    #[test]
+    fn concatenation() {
+        let a = vec![Some(7), Some(7), Some(32)];
+        let b = vec![Some(7), Some(7), Some(16)];
+        assert_eq!(
+            infer_shape(&Op::Concatenate { axis: 3 }, &[&a, &b], Broadcast::Numpy).unwrap(),
+            vec![Some(7), Some(7), Some(48)]
+        );
+        assert!(infer_shape(&Op::Concatenate { axis: 1 }, &[&a, &b], Broadcast::Numpy).is_err());
     }
 }

@@ -1,13 +1,15 @@
-//! Dense, normalisation, reshaping, scaling and inference-time identity layers.
+//! Normalisation and scaling layers: BatchNormalization, LayerNormalization, Normalization,
+//! Rescaling, ConvNeXt's LayerScale and a constant scale — their options, shape checks and
+//! variables.
 
-use super::activation::parse_activation_option;
-use super::{Arg, LayerInput, ParsedOp};
+use super::{Dim, LayerInput, LayerRules, WeightTemplate};
 use crate::error::{ErrorKind, Result};
-use crate::ir::Op;
+use crate::graph::shape::{fmt_shape, invalid, one_input, Broadcast, ShapeResult};
+use crate::ir::{Op, Shape, WeightRole};
 
 /// Options that change a layer's variables and are not implemented: they must be absent,
 /// null or false.
-fn reject_set(input: &LayerInput, keys: &[&str]) -> Result<()> {
+pub(crate) fn reject_set(input: &LayerInput, keys: &[&str]) -> Result<()> {
     for key in keys {
         match input.fields.get(key) {
             None | Some(serde_json::Value::Bool(false)) => {}
@@ -18,44 +20,12 @@ fn reject_set(input: &LayerInput, keys: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// `Dense` on the last axis.
-pub(crate) fn dense(input: &LayerInput) -> Result<Op> {
-    reject_set(input, &["lora_rank", "quantization_config"])?;
-    let f = &input.fields;
-    Ok(Op::Dense {
-        units: f.size("units")?,
-        use_bias: f.bool_or("use_bias", true)?,
-        activation: parse_activation_option(f, input.dialect)?,
-    })
-}
-
-/// Normalises Keras axes (full rank with batch, negative from the end) to positive indices
-/// `1..rank`; the batch axis and out-of-range axes are rejected.
-pub(crate) fn normalize_axes(input: &LayerInput, key: &str, axes: &[i64]) -> Result<Vec<i64>> {
-    let rank = input.single_shape()?.len() as i64 + 1;
-    axes.iter()
-        .map(|&a| {
-            let positive = if a < 0 { a + rank } else { a };
-            if (1..rank).contains(&positive) {
-                Ok(positive)
-            } else {
-                Err(input.fields.error(
-                    ErrorKind::InvalidGraph,
-                    format_args!(
-                        "{key} = {a} is out of range for a rank-{rank} input (batch included)"
-                    ),
-                ))
-            }
-        })
-        .collect()
-}
-
 /// `BatchNormalization` over one axis (inference mode).
 pub(crate) fn batch_norm(input: &LayerInput) -> Result<Op> {
     reject_set(input, &["renorm"])?;
     let f = &input.fields;
     let axes = f.i64_list("axis")?.unwrap_or_else(|| vec![-1]);
-    let axis = match normalize_axes(input, "axis", &axes)?.as_slice() {
+    let axis = match input.positive_axes("axis", &axes)?.as_slice() {
         [axis] => *axis,
         _ => return Err(f.unsupported("axis", format_args!("{axes:?} (several axes)"))),
     };
@@ -72,7 +42,7 @@ pub(crate) fn layer_norm(input: &LayerInput) -> Result<Op> {
     reject_set(input, &["rms_scaling"])?;
     let f = &input.fields;
     let axes = f.i64_list("axis")?.unwrap_or_else(|| vec![-1]);
-    let mut axes = normalize_axes(input, "axis", &axes)?;
+    let mut axes = input.positive_axes("axis", &axes)?;
     axes.sort_unstable();
     axes.dedup();
     Ok(Op::LayerNorm {
@@ -81,51 +51,6 @@ pub(crate) fn layer_norm(input: &LayerInput) -> Result<Op> {
         center: f.bool_or("center", true)?,
         scale: f.bool_or("scale", true)?,
     })
-}
-
-/// `Flatten` (channels_last only: channels_first would transpose first).
-pub(crate) fn flatten(input: &LayerInput) -> Result<Op> {
-    input.fields.require_channels_last()?;
-    Ok(Op::Flatten)
-}
-
-/// `Reshape` to `target_shape` (without batch; at most one −1).
-pub(crate) fn reshape(input: &LayerInput) -> Result<Op> {
-    let f = &input.fields;
-    let target_shape = f
-        .i64_list("target_shape")?
-        .ok_or_else(|| f.malformed("target_shape", "a list of integers"))?;
-    if target_shape.iter().any(|&d| d < -1 || d == 0)
-        || target_shape.iter().filter(|&&d| d == -1).count() > 1
-    {
-        return Err(f.malformed("target_shape", "positive sizes with at most one -1"));
-    }
-    Ok(Op::Reshape { target_shape })
-}
-
-/// `Permute` (1-based axes without batch).
-pub(crate) fn permute(input: &LayerInput) -> Result<Op> {
-    let f = &input.fields;
-    let dims = f
-        .i64_list("dims")?
-        .ok_or_else(|| f.malformed("dims", "a list of integers"))?;
-    let rank = input.single_shape()?.len();
-    let mut seen = vec![false; rank];
-    let mut out = Vec::with_capacity(dims.len());
-    for &d in &dims {
-        let index = usize::try_from(d).ok().filter(|&d| (1..=rank).contains(&d));
-        match index {
-            Some(i) if !seen[i - 1] => {
-                seen[i - 1] = true;
-                out.push(i);
-            }
-            _ => return Err(f.malformed("dims", "a permutation of 1..rank")),
-        }
-    }
-    if out.len() != rank {
-        return Err(f.malformed("dims", "a permutation of 1..rank"));
-    }
-    Ok(Op::Permute { dims: out })
 }
 
 /// `Rescaling`: `x · scale + offset` (scalars or per-channel lists).
@@ -141,8 +66,8 @@ pub(crate) fn rescaling(input: &LayerInput) -> Result<Op> {
 pub(crate) fn normalization(input: &LayerInput) -> Result<Op> {
     let f = &input.fields;
     let axes = f.i64_list("axis")?.unwrap_or_else(|| vec![-1]);
-    let rank = input.single_shape()?.len() as i64 + 1;
-    if normalize_axes(input, "axis", &axes)? != [rank - 1] {
+    let last = input.single_shape()?.len() as i64;
+    if input.positive_axes("axis", &axes)? != [last] {
         return Err(f.unsupported("axis", format_args!("{axes:?} (only the last axis)")));
     }
     let mean = f.f32_list("mean")?;
@@ -171,32 +96,132 @@ pub(crate) fn layer_scale(input: &LayerInput) -> Result<Op> {
     Ok(Op::LayerScale)
 }
 
-/// InceptionResNetV2 `CustomScaleLayer`: `inputs[0] + inputs[1] · scale`.
-pub(crate) fn custom_scale(input: &LayerInput) -> Result<ParsedOp> {
-    let f = &input.fields;
-    let factor = f
-        .opt_f32("scale")?
-        .ok_or_else(|| f.malformed("scale", "a number"))?;
-    let inputs = input
-        .args
-        .iter()
-        .map(|arg| match arg {
-            Arg::Tensor { node, .. } => Some(*node),
-            Arg::Scalar(_) => None,
-        })
-        .collect::<Option<Vec<_>>>()
-        .filter(|inputs| inputs.len() == 2)
-        .ok_or_else(|| {
-            f.error(
-                ErrorKind::InvalidGraph,
-                format_args!(
-                    "expects two input tensors, got {} arguments",
-                    input.args.len()
-                ),
-            )
-        })?;
-    Ok(ParsedOp {
-        op: Op::ScaleAdd { factor },
-        inputs,
-    })
+/// The normalised axes of BatchNormalization or LayerNormalization and which of the
+/// optional parameters exist.
+pub(crate) struct Axes<'a> {
+    /// Normalised axes (positive, batch included).
+    pub axes: &'a [i64],
+    /// Whether beta exists.
+    pub center: bool,
+    /// Whether gamma exists.
+    pub scale: bool,
+}
+
+impl Axes<'_> {
+    /// Gamma then beta, each present per `scale` / `center`, shaped like the axes.
+    fn affine(&self) -> Vec<WeightTemplate> {
+        let dims: Vec<Dim> = self.axes.iter().map(|&a| Dim::axis(a)).collect();
+        [
+            self.scale
+                .then(|| WeightTemplate::new(WeightRole::Gamma, dims.clone())),
+            self.center
+                .then(|| WeightTemplate::new(WeightRole::Beta, dims.clone())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// The normalisation family's view of an op.
+pub(crate) enum Normalizing<'a> {
+    /// `BatchNormalization` (one axis).
+    BatchNorm(Axes<'a>),
+    /// `LayerNormalization`.
+    LayerNorm(Axes<'a>),
+    /// `Rescaling` with its scale and offset values.
+    Rescaling {
+        /// Multiplier(s).
+        scale: &'a [f32],
+        /// Offset(s).
+        offset: &'a [f32],
+    },
+    /// `Normalization` with the statistics its config holds, if any.
+    Normalization {
+        /// Mean from the config.
+        mean: Option<&'a [f32]>,
+        /// Variance from the config.
+        variance: Option<&'a [f32]>,
+    },
+    /// ConvNeXt `LayerScale`.
+    LayerScale,
+    /// Multiplication by a constant.
+    Scale,
+}
+
+impl LayerRules for Normalizing<'_> {
+    fn output_shape(&self, inputs: &[&Shape], _: Broadcast) -> ShapeResult<Shape> {
+        let x = one_input(inputs)?;
+        match self {
+            Normalizing::BatchNorm(axes) | Normalizing::LayerNorm(axes) => {
+                known_axes(x, axes.axes)?;
+            }
+            Normalizing::Rescaling { scale, offset } => {
+                per_channel(x, scale.len(), "scale")?;
+                per_channel(x, offset.len(), "offset")?;
+            }
+            Normalizing::Normalization { mean, variance } => {
+                if x.last().copied().flatten().is_none() {
+                    return Err(invalid(format!(
+                        "Normalization needs a known last axis, input shape is {}",
+                        fmt_shape(x)
+                    )));
+                }
+                for (name, values) in [("mean", mean), ("variance", variance)] {
+                    if let Some(values) = values {
+                        per_channel(x, values.len(), name)?;
+                    }
+                }
+            }
+            Normalizing::LayerScale | Normalizing::Scale => {}
+        }
+        Ok(x.clone())
+    }
+
+    fn weights(&self) -> Vec<WeightTemplate> {
+        let vector = WeightTemplate::vector;
+        match self {
+            Normalizing::BatchNorm(axes) => {
+                let n = Dim::axis(axes.axes.first().copied().unwrap_or(-1));
+                let mut weights = axes.affine();
+                weights.push(vector(WeightRole::MovingMean, n));
+                weights.push(vector(WeightRole::MovingVariance, n));
+                weights
+            }
+            Normalizing::LayerNorm(axes) => axes.affine(),
+            Normalizing::Normalization { mean: None, .. } => vec![
+                vector(WeightRole::Mean, Dim::channels()),
+                vector(WeightRole::Variance, Dim::channels()),
+                WeightTemplate::new(WeightRole::Count, Vec::new()),
+            ],
+            Normalizing::LayerScale => vec![vector(WeightRole::Gamma, Dim::channels())],
+            Normalizing::Normalization { mean: Some(_), .. }
+            | Normalizing::Rescaling { .. }
+            | Normalizing::Scale => Vec::new(),
+        }
+    }
+}
+
+fn known_axes(x: &Shape, axes: &[i64]) -> ShapeResult<()> {
+    for &axis in axes {
+        let dim = usize::try_from(axis - 1).ok().and_then(|i| x.get(i));
+        if !matches!(dim, Some(Some(_))) {
+            return Err(invalid(format!(
+                "axis {axis} must be a known dimension of input {}",
+                fmt_shape(x)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn per_channel(x: &Shape, len: usize, what: &str) -> ShapeResult<()> {
+    match x.last().copied().flatten() {
+        _ if len == 1 => Ok(()),
+        Some(channels) if channels == len => Ok(()),
+        _ => Err(invalid(format!(
+            "{what} has {len} values, input shape is {}",
+            fmt_shape(x)
+        ))),
+    }
 }

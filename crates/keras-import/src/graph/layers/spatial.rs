@@ -1,9 +1,11 @@
-//! Spatial layers without weights: pooling, padding, cropping, up-sampling.
+//! Spatial layers without weights: pooling, padding, cropping, up-sampling — their options
+//! and output shapes.
 
 use super::conv::parse_padding;
-use super::LayerInput;
+use super::{LayerInput, LayerRules};
 use crate::error::Result;
-use crate::ir::{Interpolation, Op, Pool2dParams};
+use crate::graph::shape::{fmt_shape, image, invalid, Broadcast, ShapeResult, Window};
+use crate::ir::{Interpolation, Op, Pool2dParams, Shape};
 
 fn pool_params(input: &LayerInput) -> Result<Pool2dParams> {
     let f = &input.fields;
@@ -71,4 +73,109 @@ pub(crate) fn upsampling(input: &LayerInput) -> Result<Op> {
         size: f.pair_or("size", [2, 2])?,
         interpolation,
     })
+}
+
+/// The spatial family's view of an op.
+pub(crate) enum Spatial<'a> {
+    /// `ZeroPadding2D`: `[[top, bottom], [left, right]]`.
+    ZeroPadding(&'a [[usize; 2]; 2]),
+    /// `Cropping2D`: `[[top, bottom], [left, right]]`.
+    Cropping(&'a [[usize; 2]; 2]),
+    /// Max or average pooling.
+    Pool(&'a Pool2dParams),
+    /// Global max or average pooling; `true` keeps the spatial axes as size 1.
+    GlobalPool(bool),
+    /// `UpSampling2D` by a factor (h, w).
+    UpSampling(&'a [usize; 2]),
+}
+
+impl LayerRules for Spatial<'_> {
+    fn output_shape(&self, inputs: &[&Shape], _: Broadcast) -> ShapeResult<Shape> {
+        let x = image(inputs)?;
+        let [h, w] = match self {
+            Spatial::ZeroPadding(padding) => {
+                let grow = |d: Option<usize>, p: [usize; 2]| d.map(|d| d + p[0] + p[1]);
+                [grow(x[0], padding[0]), grow(x[1], padding[1])]
+            }
+            Spatial::Cropping(cropping) => [
+                crop(x, 0, cropping[0], cropping)?,
+                crop(x, 1, cropping[1], cropping)?,
+            ],
+            Spatial::Pool(pool) => Window {
+                size: pool.pool,
+                strides: pool.strides,
+                dilation: [1, 1],
+                padding: pool.padding,
+            }
+            .output_hw(x)?,
+            Spatial::GlobalPool(keepdims) => {
+                return Ok(if *keepdims {
+                    vec![Some(1), Some(1), x[2]]
+                } else {
+                    vec![x[2]]
+                })
+            }
+            Spatial::UpSampling(size) => [
+                x[0].map(|d| d.saturating_mul(size[0])),
+                x[1].map(|d| d.saturating_mul(size[1])),
+            ],
+        };
+        Ok(vec![h, w, x[2]])
+    }
+}
+
+/// Length of axis `axis` of image `x` after cropping `c` (before, after) from it.
+fn crop(
+    x: &Shape,
+    axis: usize,
+    c: [usize; 2],
+    cropping: &[[usize; 2]; 2],
+) -> ShapeResult<Option<usize>> {
+    match x[axis] {
+        None => Ok(None),
+        Some(d) => d
+            .checked_sub(c[0] + c[1])
+            .filter(|&n| n > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "cropping {cropping:?} leaves nothing of input {}",
+                    fmt_shape(x)
+                ))
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::graph::shape::{infer_shape, Broadcast, ShapeResult};
+    use crate::ir::{Op, Padding, Pool2dParams, Shape};
+
+    fn infer1(op: &Op, x: Shape) -> ShapeResult<Shape> {
+        infer_shape(op, &[&x], Broadcast::Numpy)
+    }
+
+    #[test]
+    fn pooling_and_padding() {
+        let pool = Op::MaxPool2D(Pool2dParams {
+            pool: [3, 3],
+            strides: [2, 2],
+            padding: Padding::Valid,
+        });
+        assert_eq!(
+            infer1(&pool, vec![Some(147), Some(147), Some(64)]).unwrap(),
+            vec![Some(73), Some(73), Some(64)]
+        );
+        let pad = Op::ZeroPadding2D {
+            padding: [[0, 1], [2, 3]],
+        };
+        assert_eq!(
+            infer1(&pad, vec![Some(4), None, Some(2)]).unwrap(),
+            vec![Some(5), None, Some(2)]
+        );
+        let crop = Op::Cropping2D {
+            cropping: [[3, 3], [0, 0]],
+        };
+        assert!(infer1(&crop, vec![Some(6), Some(6), Some(1)]).is_err());
+    }
 }
