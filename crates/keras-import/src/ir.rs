@@ -109,6 +109,7 @@ pub struct Node {
     pub output_shape: Shape,
     /// Weights in Keras variable order (e.g. Conv2D: kernel, bias; BatchNormalization: gamma,
     /// beta, moving_mean, moving_variance), each in Keras layout (kernels HWIO).
+    /// [`Graph::weight`] finds one by its [`WeightRole`] without relying on that order.
     pub weights: Vec<WeightId>,
 }
 
@@ -283,7 +284,8 @@ pub struct Pool2dParams {
 }
 
 /// A typed operation with the parameters parsed from the layer config.
-/// Weights are not here: they are in [`Node::weights`] in Keras variable order.
+/// Weights are not here: they are in [`Node::weights`] in Keras variable order, and
+/// [`Graph::weight`] finds them by role.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// Model input (InputLayer).

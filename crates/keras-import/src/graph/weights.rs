@@ -233,6 +233,44 @@ mod tests {
     }
 
     #[test]
+    fn prelu_alpha_is_shaped_like_the_input_but_its_shared_axes() {
+        let op = Op::PRelu {
+            shared_axes: vec![1, 2],
+        };
+        let x = vec![Some(4), Some(5), Some(3)];
+        let specs = weight_specs(&op, Some(&x), Dialect::Keras3).unwrap();
+        assert_eq!(specs.len(), 1);
+        assert_eq!((specs[0].var, &specs[0].shape), ("alpha", &vec![1, 1, 3]));
+    }
+
+    #[test]
+    fn normalization_statistics_are_weights_only_when_not_in_the_config() {
+        let op = |mean: Option<Vec<f32>>| Op::Normalization {
+            variance: mean.clone(),
+            mean,
+            invert: false,
+        };
+        let x = vec![Some(2), Some(3)];
+        let specs = weight_specs(&op(None), Some(&x), Dialect::Keras3).unwrap();
+        let vars: Vec<_> = specs
+            .iter()
+            .map(|s| (s.var, s.shape.clone(), s.trainable))
+            .collect();
+        assert_eq!(
+            vars,
+            [
+                ("mean", vec![3], false),
+                ("variance", vec![3], false),
+                ("count", vec![], false)
+            ]
+        );
+        let given = op(Some(vec![0.0; 3]));
+        assert!(weight_specs(&given, Some(&x), Dialect::Keras3)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
     fn unknown_channels_are_reported() {
         let x = vec![Some(5), Some(5), None];
         assert!(weight_specs(&conv_op(1), Some(&x), Dialect::Keras3).is_err());

@@ -142,7 +142,7 @@ impl LayerRules for Activating<'_> {
                 }
             }
             Activating::Softmax(axis) => {
-                if !normalize_axis(*axis, x.len() + 1).is_some_and(|a| a >= 1) {
+                if matches!(normalize_axis(*axis, x.len() + 1), None | Some(0)) {
                     return Err(invalid(format!(
                         "softmax axis {axis} is out of range for input {}",
                         fmt_shape(x)

@@ -210,13 +210,15 @@ impl LayerRules for Convolution<'_> {
                 };
                 [length(0), length(1)]
             }
-            _ => Window {
-                size: conv.kernel,
-                strides: conv.strides,
-                dilation: conv.dilation,
-                padding: conv.padding,
+            Convolution::Plain(_) | Convolution::Depthwise(..) | Convolution::Separable(..) => {
+                Window {
+                    size: conv.kernel,
+                    strides: conv.strides,
+                    dilation: conv.dilation,
+                    padding: conv.padding,
+                }
+                .output_hw(x)?
             }
-            .output_hw(x)?,
         };
         Ok(vec![h, w, Some(conv.filters)])
     }
@@ -289,7 +291,7 @@ fn transpose_length(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::shape::infer_shape;
+    use crate::graph::shape::infer_one;
     use crate::ir::Activation;
 
     fn params(kernel: usize, stride: usize, dilation: usize, padding: Padding) -> Conv2dParams {
@@ -309,30 +311,26 @@ mod tests {
         Op::Conv2D(params(kernel, stride, dilation, padding))
     }
 
-    fn infer1(op: &Op, x: Shape) -> ShapeResult<Shape> {
-        infer_shape(op, &[&x], Broadcast::Numpy)
-    }
-
     #[test]
     fn conv_arithmetic() {
         let x = vec![Some(224), Some(225), Some(3)];
         assert_eq!(
-            infer1(&conv(3, 2, 1, Padding::Same), x.clone()).unwrap(),
+            infer_one(&conv(3, 2, 1, Padding::Same), x.clone()).unwrap(),
             vec![Some(112), Some(113), Some(8)]
         );
         assert_eq!(
-            infer1(&conv(3, 2, 1, Padding::Valid), x.clone()).unwrap(),
+            infer_one(&conv(3, 2, 1, Padding::Valid), x.clone()).unwrap(),
             vec![Some(111), Some(112), Some(8)]
         );
         assert_eq!(
-            infer1(&conv(3, 1, 2, Padding::Valid), x.clone()).unwrap(),
+            infer_one(&conv(3, 1, 2, Padding::Valid), x.clone()).unwrap(),
             vec![Some(220), Some(221), Some(8)]
         );
         assert_eq!(
-            infer1(&conv(3, 1, 1, Padding::Same), vec![None, Some(5), Some(3)]).unwrap(),
+            infer_one(&conv(3, 1, 1, Padding::Same), vec![None, Some(5), Some(3)]).unwrap(),
             vec![None, Some(5), Some(8)]
         );
-        let err = infer1(
+        let err = infer_one(
             &conv(7, 1, 1, Padding::Valid),
             vec![Some(5), Some(5), Some(3)],
         )
@@ -350,7 +348,7 @@ mod tests {
             output_padding: None,
         };
         assert_eq!(
-            infer1(&op, vec![Some(7), Some(7), Some(3)]).unwrap(),
+            infer_one(&op, vec![Some(7), Some(7), Some(3)]).unwrap(),
             vec![Some(15), Some(15), Some(4)]
         );
     }

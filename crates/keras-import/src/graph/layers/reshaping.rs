@@ -74,31 +74,33 @@ pub(crate) enum Reshaping<'a> {
 
 impl LayerRules for Reshaping<'_> {
     fn output_shape(&self, inputs: &[&Shape], _: Broadcast) -> ShapeResult<Shape> {
-        let x = match self {
-            Reshaping::Input => return Err(invalid("an input has no inputs".into())),
-            _ => one_input(inputs)?,
-        };
         match self {
-            Reshaping::Input | Reshaping::Identity => Ok(x.clone()),
-            Reshaping::Flatten => Ok(vec![known_product(x)]),
-            Reshaping::Reshape(target) => reshaped(x, target),
-            Reshaping::Permute(dims) => dims
-                .iter()
-                .map(|&d| {
-                    d.checked_sub(1)
-                        .and_then(|i| x.get(i).copied())
-                        .ok_or_else(|| {
-                            invalid(format!(
-                                "permutation {dims:?} does not fit {}",
-                                fmt_shape(x)
-                            ))
-                        })
-                })
-                .collect(),
+            Reshaping::Input => Err(invalid("an input has no inputs".into())),
+            Reshaping::Identity => Ok(one_input(inputs)?.clone()),
+            Reshaping::Flatten => Ok(vec![known_product(one_input(inputs)?)]),
+            Reshaping::Reshape(target) => reshaped(one_input(inputs)?, target),
+            Reshaping::Permute(dims) => permuted(one_input(inputs)?, dims),
         }
     }
 }
 
+/// `x` with its axes in the order `dims` (1-based).
+fn permuted(x: &Shape, dims: &[usize]) -> ShapeResult<Shape> {
+    dims.iter()
+        .map(|&d| {
+            d.checked_sub(1)
+                .and_then(|i| x.get(i).copied())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "permutation {dims:?} does not fit {}",
+                        fmt_shape(x)
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// The number of elements of `x`, `None` when a dimension is unknown.
 fn known_product(x: &Shape) -> Option<usize> {
     x.iter()
         .try_fold(1usize, |acc, d| d.and_then(|d| acc.checked_mul(d)))
@@ -141,18 +143,14 @@ fn reshaped(x: &Shape, target: &[i64]) -> ShapeResult<Shape> {
 
 #[cfg(test)]
 mod tests {
-    use crate::graph::shape::{infer_shape, Broadcast, ShapeResult};
-    use crate::ir::{Op, Shape};
-
-    fn infer1(op: &Op, x: Shape) -> ShapeResult<Shape> {
-        infer_shape(op, &[&x], Broadcast::Numpy)
-    }
+    use crate::graph::shape::infer_one;
+    use crate::ir::Op;
 
     #[test]
     fn reshape_and_flatten() {
         let x = vec![Some(7), Some(7), Some(32)];
         assert_eq!(
-            infer1(
+            infer_one(
                 &Op::Reshape {
                     target_shape: vec![-1, 32]
                 },
@@ -161,16 +159,16 @@ mod tests {
             .unwrap(),
             vec![Some(49), Some(32)]
         );
-        assert!(infer1(
+        assert!(infer_one(
             &Op::Reshape {
                 target_shape: vec![5, 32]
             },
             x.clone()
         )
         .is_err());
-        assert_eq!(infer1(&Op::Flatten, x).unwrap(), vec![Some(1568)]);
+        assert_eq!(infer_one(&Op::Flatten, x).unwrap(), vec![Some(1568)]);
         assert_eq!(
-            infer1(
+            infer_one(
                 &Op::Reshape {
                     target_shape: vec![1, 1, -1]
                 },

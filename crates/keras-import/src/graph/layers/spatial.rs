@@ -148,12 +148,8 @@ fn crop(
 
 #[cfg(test)]
 mod tests {
-    use crate::graph::shape::{infer_shape, Broadcast, ShapeResult};
-    use crate::ir::{Op, Padding, Pool2dParams, Shape};
-
-    fn infer1(op: &Op, x: Shape) -> ShapeResult<Shape> {
-        infer_shape(op, &[&x], Broadcast::Numpy)
-    }
+    use crate::graph::shape::infer_one;
+    use crate::ir::{Op, Padding, Pool2dParams};
 
     #[test]
     fn pooling_and_padding() {
@@ -163,19 +159,19 @@ mod tests {
             padding: Padding::Valid,
         });
         assert_eq!(
-            infer1(&pool, vec![Some(147), Some(147), Some(64)]).unwrap(),
+            infer_one(&pool, vec![Some(147), Some(147), Some(64)]).unwrap(),
             vec![Some(73), Some(73), Some(64)]
         );
         let pad = Op::ZeroPadding2D {
             padding: [[0, 1], [2, 3]],
         };
         assert_eq!(
-            infer1(&pad, vec![Some(4), None, Some(2)]).unwrap(),
+            infer_one(&pad, vec![Some(4), None, Some(2)]).unwrap(),
             vec![Some(5), None, Some(2)]
         );
         let crop = Op::Cropping2D {
             cropping: [[3, 3], [0, 0]],
         };
-        assert!(infer1(&crop, vec![Some(6), Some(6), Some(1)]).is_err());
+        assert!(infer_one(&crop, vec![Some(6), Some(6), Some(1)]).is_err());
     }
 }
