@@ -204,6 +204,23 @@ mod tests {
         assert!(g.weight(&g.nodes[d], WeightRole::Kernel).is_none());
     }
 
+    #[test]
+    fn multiply_adds_read_kernels_by_role() {
+        let g = sequential(
+            "3.3.3",
+            r#"{"class_name": "Conv2D", "config": {"name": "c", "filters": 2,
+                    "kernel_size": [3, 3], "padding": "same"}},
+               {"class_name": "SeparableConv2D", "config": {"name": "s", "filters": 2,
+                    "kernel_size": [3, 3], "padding": "same"}},
+               {"class_name": "Conv2DTranspose", "config": {"name": "t", "filters": 3,
+                    "kernel_size": [2, 2], "strides": [2, 2]}},
+               {"class_name": "Dense", "config": {"name": "d", "units": 5}}"#,
+        );
+        // Per output position (input position for the transposed convolution) times the
+        // kernel sizes: 64·72 + 64·(18 + 4) + 64·24 + 256·15.
+        assert_eq!(g.multiply_adds(), 4608 + 1408 + 1536 + 3840);
+    }
+
     /// Scope 0 ⊃ scope 1 ⊃ scope 2; nodes: 0 (scope 0) → 1 (scope 1) → 2, 3 (scope 2), and
     /// 4 = 2 · 2 (scope 0).
     fn nested() -> Graph {
