@@ -36,14 +36,7 @@ pub fn normalises_input(graph: &Graph) -> bool {
 
 /// The nodes that first compute on the inputs, looking through pass-through nodes.
 fn first_consumers(graph: &Graph) -> Vec<NodeId> {
-    let mut consumers: Vec<Vec<NodeId>> = vec![Vec::new(); graph.nodes.len()];
-    for (id, node) in graph.nodes.iter().enumerate() {
-        for &i in &node.inputs {
-            if let Some(list) = consumers.get_mut(i) {
-                list.push(id);
-            }
-        }
-    }
+    let consumers = graph.consumers();
     let mut seen = vec![false; graph.nodes.len()];
     let mut stack: Vec<NodeId> = graph
         .inputs

@@ -13,61 +13,23 @@ pub(crate) struct NodeSet<'g> {
     members: Vec<NodeId>,
 }
 
-/// Whether each scope lies inside `root` (itself included), indexed by [`ScopeId`].
-pub(crate) fn scope_subtree(graph: &Graph, root: ScopeId) -> Vec<bool> {
-    (0..graph.scopes.len())
-        .map(|mut s| {
-            // Walk up the parent chain; the bound guards against a malformed cycle.
-            for _ in 0..=graph.scopes.len() {
-                if s == root {
-                    return true;
-                }
-                match graph.scopes.get(s).and_then(|sc| sc.parent) {
-                    Some(p) => s = p,
-                    None => return false,
-                }
-            }
-            false
-        })
-        .collect()
-}
-
 impl<'g> NodeSet<'g> {
     /// Every node of scope `root` and of the models nested in it.
     pub(crate) fn scope(graph: &'g Graph, root: ScopeId) -> Self {
-        let inside = scope_subtree(graph, root);
-        let members = (0..graph.nodes.len())
-            .filter(|&n| inside.get(graph.nodes[n].scope).copied().unwrap_or(false))
-            .collect();
+        let members = graph.nodes_in_scope(root);
         NodeSet { graph, members }
     }
 
     /// `node` and every node it depends on, limited to the scope of `node` and the models
     /// nested in it (layers of an enclosing model in front of a nested backbone are excluded).
     pub(crate) fn ancestors(graph: &'g Graph, node: NodeId) -> Self {
-        let Some(start) = graph.nodes.get(node) else {
-            return NodeSet {
-                graph,
-                members: Vec::new(),
-            };
-        };
-        let inside = scope_subtree(graph, start.scope);
-        let mut seen = vec![false; graph.nodes.len()];
-        let mut stack = vec![node];
-        seen[node] = true;
-        while let Some(n) = stack.pop() {
-            for &i in &graph.nodes[n].inputs {
-                let within = graph
-                    .nodes
-                    .get(i)
-                    .is_some_and(|p| inside.get(p.scope).copied().unwrap_or(false));
-                if within && !seen[i] {
-                    seen[i] = true;
-                    stack.push(i);
-                }
+        let members = match graph.nodes.get(node) {
+            Some(start) => {
+                let seen = graph.ancestors_within(&[node], start.scope);
+                (0..graph.nodes.len()).filter(|&n| seen[n]).collect()
             }
-        }
-        let members = (0..graph.nodes.len()).filter(|&n| seen[n]).collect();
+            None => Vec::new(),
+        };
         NodeSet { graph, members }
     }
 

@@ -4,26 +4,9 @@ use keras_import::{Graph, NodeId, Op};
 
 use crate::error::{CamError, ErrorKind, Result};
 
-/// Marks every node the first model output depends on (the output included).
+/// Marks every node `roots` depend on, the roots included ([`Graph::ancestors`]).
 pub(crate) fn ancestors(graph: &Graph, roots: &[NodeId]) -> Vec<bool> {
-    let mut needed = vec![false; graph.nodes.len()];
-    let mut stack: Vec<NodeId> = roots
-        .iter()
-        .copied()
-        .filter(|&r| r < needed.len())
-        .collect();
-    while let Some(id) = stack.pop() {
-        if needed[id] {
-            continue;
-        }
-        needed[id] = true;
-        for &i in &graph.nodes[id].inputs {
-            if i < needed.len() && !needed[i] {
-                stack.push(i);
-            }
-        }
-    }
-    needed
+    graph.ancestors(roots)
 }
 
 /// True when a node's output shape (without batch) is a feature map `(H, W, C)` with

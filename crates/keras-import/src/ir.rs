@@ -4,6 +4,8 @@
 //! keeps its full path (`mobilenetv2_1.00_224/block_1_expand`) and the [`ScopeId`] of the
 //! nested model it came from, so a nested backbone can be found again.
 
+use crate::graph::layers::{rules, Cost};
+
 /// Index of a node in [`Graph::nodes`].
 pub type NodeId = usize;
 /// Index of a scope in [`Graph::scopes`] (0 is the outermost model).
@@ -107,6 +109,7 @@ pub struct Node {
     pub output_shape: Shape,
     /// Weights in Keras variable order (e.g. Conv2D: kernel, bias; BatchNormalization: gamma,
     /// beta, moving_mean, moving_variance), each in Keras layout (kernels HWIO).
+    /// [`Graph::weight`] finds one by its [`WeightRole`] without relying on that order.
     pub weights: Vec<WeightId>,
 }
 
@@ -121,6 +124,38 @@ pub struct Weight {
     pub data: Vec<f32>,
     /// Whether Keras counts it as trainable.
     pub trainable: bool,
+}
+
+/// What a weight is for within its layer, so that a reader finds it by meaning with
+/// [`Graph::weight`] instead of by its position in [`Node::weights`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WeightRole {
+    /// The kernel of Conv2D (HWIO), Conv2DTranspose (`[kh, kw, filters, in]`) and Dense
+    /// (`[in, units]`).
+    Kernel,
+    /// The depthwise kernel `[kh, kw, in, depth_multiplier]` of DepthwiseConv2D (in both
+    /// dialects, although Keras 3 names it `kernel`) and SeparableConv2D.
+    DepthwiseKernel,
+    /// The pointwise kernel `[1, 1, in·depth_multiplier, filters]` of SeparableConv2D.
+    PointwiseKernel,
+    /// The bias added per output channel.
+    Bias,
+    /// The scale of BatchNormalization and LayerNormalization, the factor of LayerScale.
+    Gamma,
+    /// The offset of BatchNormalization and LayerNormalization.
+    Beta,
+    /// BatchNormalization's moving mean.
+    MovingMean,
+    /// BatchNormalization's moving variance.
+    MovingVariance,
+    /// PReLU's negative-side slopes.
+    Alpha,
+    /// Normalization's adapted mean.
+    Mean,
+    /// Normalization's adapted variance.
+    Variance,
+    /// Normalization's count of adapted samples (a scalar).
+    Count,
 }
 
 /// Padding mode of convolutions and pooling.
@@ -249,7 +284,8 @@ pub struct Pool2dParams {
 }
 
 /// A typed operation with the parameters parsed from the layer config.
-/// Weights are not here: they are in [`Node::weights`] in Keras variable order.
+/// Weights are not here: they are in [`Node::weights`] in Keras variable order, and
+/// [`Graph::weight`] finds them by role.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// Model input (InputLayer).
@@ -487,17 +523,11 @@ impl Graph {
 
     /// Counts the weights of the nodes in `scope` and all its descendant scopes, each once.
     pub fn scope_param_counts(&self, scope: ScopeId) -> ParamCounts {
-        let mut inside = vec![false; self.scopes.len()];
-        for (id, s) in self.scopes.iter().enumerate() {
-            // Parents precede children, so one pass settles every scope.
-            inside[id] = id == scope || s.parent.is_some_and(|p| p < id && inside[p]);
-        }
         let mut seen = vec![false; self.weights.len()];
         let ids = self
-            .nodes
-            .iter()
-            .filter(|n| inside.get(n.scope).copied().unwrap_or(false))
-            .flat_map(|n| n.weights.iter().copied());
+            .nodes_in_scope(scope)
+            .into_iter()
+            .flat_map(|n| self.nodes[n].weights.iter().copied());
         let mut unique = Vec::new();
         for id in ids {
             if let Some(flag) = seen.get_mut(id) {
@@ -522,34 +552,23 @@ impl Graph {
     /// a transposed convolution spreads each input pixel over its kernel). Free dimensions
     /// count as 1.
     pub fn multiply_adds(&self) -> u64 {
-        let pixels = |shape: &[Option<usize>]| -> u64 {
-            let spatial = shape.len().saturating_sub(1);
-            shape[..spatial]
-                .iter()
-                .map(|d| d.unwrap_or(1) as u64)
-                .product()
-        };
-        let size = |node: &Node, i: usize| -> u64 {
-            node.weights
-                .get(i)
-                .and_then(|&w| self.weights.get(w))
-                .map_or(0, |w| w.shape.iter().map(|&d| d as u64).product())
-        };
         self.nodes
             .iter()
-            .map(|node| match &node.op {
-                Op::Conv2D(_) | Op::DepthwiseConv2D { .. } | Op::Dense { .. } => {
-                    pixels(&node.output_shape) * size(node, 0)
-                }
-                Op::SeparableConv2D { .. } => {
-                    pixels(&node.output_shape) * (size(node, 0) + size(node, 1))
-                }
-                Op::Conv2DTranspose { .. } => node
-                    .inputs
-                    .first()
-                    .and_then(|&i| self.nodes.get(i))
-                    .map_or(0, |input| pixels(&input.output_shape) * size(node, 0)),
-                _ => 0,
+            .map(|node| {
+                let weight_size = |role| {
+                    self.weight(node, role)
+                        .map_or(0, |w| w.shape.iter().map(|&d| d as u64).product())
+                };
+                let cost = Cost {
+                    input: node
+                        .inputs
+                        .first()
+                        .and_then(|&i| self.nodes.get(i))
+                        .map(|input| &input.output_shape),
+                    output: &node.output_shape,
+                    weight_size: &weight_size,
+                };
+                rules(&node.op).multiply_adds(&cost)
             })
             .sum()
     }

@@ -7,9 +7,9 @@ use std::collections::{BinaryHeap, HashMap};
 
 use serde_json::Map;
 
-use super::ops::{parse_op, Arg, LayerInput, LayerKind};
+use super::layers::{parse_op, Arg, LayerInput, LayerKind};
 use super::shape::{check_size, fmt_shape, infer_shape, Broadcast};
-use super::weights::{create_weights, weight_specs};
+use super::weights::{create_weights, weight_specs, WeightSpec};
 use crate::config::fields::{parse_batch_shape, Fields, MAX_DIM};
 use crate::config::{CallArg, Dialect, InboundCall, LayerConfig, ModelConfig, TensorRef};
 use crate::error::{ErrorKind, ImportError, Result};
@@ -46,6 +46,37 @@ struct Item<'m> {
     layer: usize,
     call: usize,
     inbound: Option<&'m InboundCall>,
+}
+
+/// Every call of a Functional model's layers and how they wait for each other.
+struct Plan<'m> {
+    /// The calls.
+    items: Vec<Item<'m>>,
+    /// How many inputs each call still waits for.
+    waiting: Vec<usize>,
+    /// The calls reading each call's outputs.
+    dependents: Vec<Vec<usize>>,
+}
+
+/// A Functional model being expanded at a site.
+struct Functional<'m, 's> {
+    model: &'m ModelConfig,
+    /// Position of each layer by name.
+    index: HashMap<&'m str, usize>,
+    site: &'s Site,
+    /// The caller's tensors for a nested model's inputs.
+    given: Option<&'s [NodeId]>,
+    /// The layers that are the model's inputs, in input order.
+    input_layers: Vec<usize>,
+}
+
+/// One call of a (non-model) layer with its resolved operands.
+struct LayerCall<'m> {
+    layer: &'m LayerConfig,
+    /// The call as written (its raw keyword arguments), `None` in a Sequential model.
+    inbound: Option<&'m InboundCall>,
+    args: Vec<Arg>,
+    kwargs: Vec<(String, Arg)>,
 }
 
 impl<'a> Builder<'a> {
@@ -164,8 +195,13 @@ impl<'a> Builder<'a> {
                     }
                 }
             } else {
-                let arg = self.tensor_arg(x);
-                self.add_layer_node(layer, None, vec![arg], Vec::new(), site)?
+                let call = LayerCall {
+                    layer,
+                    inbound: None,
+                    args: vec![self.tensor_arg(x)],
+                    kwargs: Vec::new(),
+                };
+                self.add_layer_node(call, site)?
             });
         }
         current.map(|c| vec![c]).ok_or_else(|| {
@@ -305,18 +341,7 @@ impl<'a> Builder<'a> {
         site: &Site,
         given: Option<&[NodeId]>,
     ) -> Result<Vec<NodeId>> {
-        let mut index: HashMap<&str, usize> = HashMap::with_capacity(model.layers.len());
-        for (i, layer) in model.layers.iter().enumerate() {
-            if index.insert(layer.name.as_str(), i).is_some() {
-                return Err(self.error(
-                    ErrorKind::InvalidGraph,
-                    format!(
-                        "model '{}' has two layers named '{}'",
-                        model.name, layer.name
-                    ),
-                ));
-            }
-        }
+        let index = self.layer_index(model)?;
         let input_layers: Vec<usize> = if model.inputs.is_empty() {
             (0..model.layers.len())
                 .filter(|&i| is_input_layer(&model.layers[i]))
@@ -328,24 +353,68 @@ impl<'a> Builder<'a> {
                 .map(|r| self.lookup(&index, &r.layer, &model.name))
                 .collect::<Result<_>>()?
         };
-        if let Some(given) = given {
-            if given.len() != input_layers.len() {
+        if let Some(given) = given.filter(|g| g.len() != input_layers.len()) {
+            return Err(self.error(
+                ErrorKind::InvalidGraph,
+                format!(
+                    "model '{}' has {} inputs but is called with {}",
+                    model.name,
+                    input_layers.len(),
+                    given.len()
+                ),
+            ));
+        }
+        let functional = Functional {
+            model,
+            index,
+            site,
+            given,
+            input_layers,
+        };
+        let outputs_of = self.run_calls(&functional)?;
+        if model.inputs.is_empty() && given.is_none() && functional.input_layers.is_empty() {
+            return Err(self.error(
+                ErrorKind::InvalidGraph,
+                format!("model '{}' has no inputs", model.name),
+            ));
+        }
+        if model.outputs.is_empty() {
+            return Err(self.error(
+                ErrorKind::InvalidGraph,
+                format!("model '{}' has no output_layers", model.name),
+            ));
+        }
+        let reader = format!("model '{}' output", model.name);
+        model
+            .outputs
+            .iter()
+            .map(|r| self.produced(&functional, &outputs_of, r, &reader))
+            .collect()
+    }
+
+    /// The position of every layer of `model` by name; two layers may not share one.
+    fn layer_index<'m>(&self, model: &'m ModelConfig) -> Result<HashMap<&'m str, usize>> {
+        let mut index = HashMap::with_capacity(model.layers.len());
+        for (i, layer) in model.layers.iter().enumerate() {
+            if index.insert(layer.name.as_str(), i).is_some() {
                 return Err(self.error(
                     ErrorKind::InvalidGraph,
                     format!(
-                        "model '{}' has {} inputs but is called with {}",
-                        model.name,
-                        input_layers.len(),
-                        given.len()
+                        "model '{}' has two layers named '{}'",
+                        model.name, layer.name
                     ),
                 ));
             }
         }
+        Ok(index)
+    }
 
-        // Work items: one per call, InputLayers as a single call 0 without dependencies.
+    /// Every call of the model's layers, each with the calls it waits for.
+    fn plan_calls<'m>(&self, f: &Functional<'m, '_>) -> Result<Plan<'m>> {
         let mut items: Vec<Item> = Vec::new();
         let mut item_of: HashMap<(usize, usize), usize> = HashMap::new();
-        for (i, layer) in model.layers.iter().enumerate() {
+        for (i, layer) in f.model.layers.iter().enumerate() {
+            // An InputLayer is one call without dependencies.
             if is_input_layer(layer) && layer.calls.is_empty() {
                 item_of.insert((i, 0), items.len());
                 items.push(Item {
@@ -367,13 +436,13 @@ impl<'a> Builder<'a> {
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); items.len()];
         for (n, item) in items.iter().enumerate() {
             for r in item.inbound.into_iter().flat_map(InboundCall::tensor_refs) {
-                let key = self.producer_key(model, &index, r)?;
+                let key = self.producer_key(f, r)?;
                 let producer = *item_of.get(&key).ok_or_else(|| {
                     self.error(
                         ErrorKind::InvalidGraph,
                         format!(
                             "layer '{}{}' reads call {} of layer '{}', which does not exist",
-                            site.prefix, model.layers[item.layer].name, r.node_index, r.layer
+                            f.site.prefix, f.model.layers[item.layer].name, r.node_index, r.layer
                         ),
                     )
                 })?;
@@ -381,73 +450,35 @@ impl<'a> Builder<'a> {
                 dependents[producer].push(n);
             }
         }
+        Ok(Plan {
+            items,
+            waiting,
+            dependents,
+        })
+    }
 
+    /// Runs every call once its inputs exist, in layer order among the ready ones (so the
+    /// graph follows the config's order); returns the nodes each call produced.
+    fn run_calls(&mut self, f: &Functional) -> Result<HashMap<(usize, usize), Vec<NodeId>>> {
+        let Plan {
+            items,
+            mut waiting,
+            dependents,
+        } = self.plan_calls(f)?;
         let mut ready: BinaryHeap<Reverse<(usize, usize, usize)>> = items
             .iter()
             .enumerate()
             .filter(|(n, _)| waiting[*n] == 0)
             .map(|(n, it)| Reverse((it.layer, it.call, n)))
             .collect();
-        let mut outputs_of: HashMap<(usize, usize), Vec<NodeId>> = HashMap::new();
+        let mut outputs_of = HashMap::new();
         let mut done = 0usize;
-        while let Some(Reverse((layer_index, call, n))) = ready.pop() {
-            let layer = &model.layers[layer_index];
+        while let Some(Reverse((layer, call, n))) = ready.pop() {
             let produced = match items[n].inbound {
-                None => {
-                    let position = input_layers.iter().position(|&i| i == layer_index);
-                    match (given, position) {
-                        (Some(given), Some(p)) => vec![given[p]],
-                        (Some(_), None) => {
-                            return Err(self.error(
-                                ErrorKind::InvalidGraph,
-                                format!(
-                                    "input '{}{}' of model '{}' is not fed by the caller",
-                                    site.prefix, layer.name, model.name
-                                ),
-                            ))
-                        }
-                        (None, _) => {
-                            let shape = self.declared_input_shape(layer, &site.prefix)?;
-                            vec![self.push_input(layer.name.clone(), shape, site)?]
-                        }
-                    }
-                }
-                Some(inbound) => {
-                    let resolve = |arg: &CallArg| -> Result<Arg> {
-                        match arg {
-                            CallArg::Scalar(x) => Ok(Arg::Scalar(*x as f32)),
-                            CallArg::Tensor(r) => {
-                                let reader = format!("layer '{}{}'", site.prefix, layer.name);
-                                let node = self.produced(model, &index, &outputs_of, r, &reader)?;
-                                Ok(self.tensor_arg(node))
-                            }
-                        }
-                    };
-                    let args = inbound
-                        .args
-                        .iter()
-                        .map(&resolve)
-                        .collect::<Result<Vec<_>>>()?;
-                    let kwargs = inbound
-                        .operand_kwargs
-                        .iter()
-                        .map(|(k, a)| resolve(a).map(|a| (k.clone(), a)))
-                        .collect::<Result<Vec<_>>>()?;
-                    if let Some(nested) = &layer.nested {
-                        let tensors: Vec<NodeId> = args
-                            .iter()
-                            .filter_map(|a| match a {
-                                Arg::Tensor { node, .. } => Some(*node),
-                                Arg::Scalar(_) => None,
-                            })
-                            .collect();
-                        self.expand_nested(layer, nested, site, &tensors)?
-                    } else {
-                        vec![self.add_layer_node(layer, Some(inbound), args, kwargs, site)?]
-                    }
-                }
+                None => vec![self.feed_input(f, layer)?],
+                Some(inbound) => self.call_layer(f, layer, inbound, &outputs_of)?,
             };
-            outputs_of.insert((layer_index, call), produced);
+            outputs_of.insert((layer, call), produced);
             done += 1;
             for &d in &dependents[n] {
                 waiting[d] -= 1;
@@ -461,50 +492,103 @@ impl<'a> Builder<'a> {
                 .iter()
                 .enumerate()
                 .filter(|(n, _)| waiting[*n] > 0)
-                .map(|(_, it)| model.layers[it.layer].name.as_str())
+                .map(|(_, it)| f.model.layers[it.layer].name.as_str())
                 .take(5)
                 .collect();
             return Err(self.error(
                 ErrorKind::InvalidGraph,
                 format!(
                     "model '{}' has a cycle among its layers ({})",
-                    model.name,
+                    f.model.name,
                     stuck.join(", ")
                 ),
             ));
         }
+        Ok(outputs_of)
+    }
 
-        if model.inputs.is_empty() && given.is_none() && input_layers.is_empty() {
-            return Err(self.error(
+    /// The node an InputLayer of the model stands for: the caller's tensor for a nested
+    /// model, a new graph input for the outer one.
+    fn feed_input(&mut self, f: &Functional, layer_index: usize) -> Result<NodeId> {
+        let layer = &f.model.layers[layer_index];
+        let position = f.input_layers.iter().position(|&i| i == layer_index);
+        match (f.given, position) {
+            (Some(given), Some(p)) => Ok(given[p]),
+            (Some(_), None) => Err(self.error(
                 ErrorKind::InvalidGraph,
-                format!("model '{}' has no inputs", model.name),
-            ));
+                format!(
+                    "input '{}{}' of model '{}' is not fed by the caller",
+                    f.site.prefix, layer.name, f.model.name
+                ),
+            )),
+            (None, _) => {
+                let shape = self.declared_input_shape(layer, &f.site.prefix)?;
+                self.push_input(layer.name.clone(), shape, f.site)
+            }
         }
-        if model.outputs.is_empty() {
-            return Err(self.error(
-                ErrorKind::InvalidGraph,
-                format!("model '{}' has no output_layers", model.name),
-            ));
-        }
-        let reader = format!("model '{}' output", model.name);
-        model
-            .outputs
+    }
+
+    /// One call of a layer (or nested model) on the tensors `inbound` names.
+    fn call_layer(
+        &mut self,
+        f: &Functional,
+        layer_index: usize,
+        inbound: &InboundCall,
+        outputs_of: &HashMap<(usize, usize), Vec<NodeId>>,
+    ) -> Result<Vec<NodeId>> {
+        let layer = &f.model.layers[layer_index];
+        let reader = format!("layer '{}{}'", f.site.prefix, layer.name);
+        let resolve = |arg: &CallArg| -> Result<Arg> {
+            match arg {
+                CallArg::Scalar(x) => Ok(Arg::Scalar(*x as f32)),
+                CallArg::Tensor(r) => {
+                    Ok(self.tensor_arg(self.produced(f, outputs_of, r, &reader)?))
+                }
+            }
+        };
+        let args = inbound
+            .args
             .iter()
-            .map(|r| self.produced(model, &index, &outputs_of, r, &reader))
-            .collect()
+            .map(&resolve)
+            .collect::<Result<Vec<_>>>()?;
+        let kwargs = inbound
+            .operand_kwargs
+            .iter()
+            .map(|(k, a)| resolve(a).map(|a| (k.clone(), a)))
+            .collect::<Result<Vec<_>>>()?;
+        match &layer.nested {
+            Some(nested) => {
+                let tensors: Vec<NodeId> = args
+                    .iter()
+                    .filter_map(|a| match a {
+                        Arg::Tensor { node, .. } => Some(*node),
+                        Arg::Scalar(_) => None,
+                    })
+                    .collect();
+                self.expand_nested(layer, nested, f.site, &tensors)
+            }
+            None => {
+                let call = LayerCall {
+                    layer,
+                    inbound: Some(inbound),
+                    args,
+                    kwargs,
+                };
+                Ok(vec![self.add_layer_node(call, f.site)?])
+            }
+        }
     }
 
     /// The node holding tensor `r`, already produced by an earlier call; `reader` names who
     /// asks, for the message.
     fn produced(
         &self,
-        model: &ModelConfig,
-        index: &HashMap<&str, usize>,
+        f: &Functional,
         outputs_of: &HashMap<(usize, usize), Vec<NodeId>>,
         r: &TensorRef,
         reader: &str,
     ) -> Result<NodeId> {
-        let key = self.producer_key(model, index, r)?;
+        let key = self.producer_key(f, r)?;
         outputs_of
             .get(&key)
             .and_then(|outs| outs.get(r.tensor_index))
@@ -530,20 +614,15 @@ impl<'a> Builder<'a> {
     }
 
     /// `(layer index, call index)` of the call producing `r`.
-    fn producer_key(
-        &self,
-        model: &ModelConfig,
-        index: &HashMap<&str, usize>,
-        r: &TensorRef,
-    ) -> Result<(usize, usize)> {
-        let i = self.lookup(index, &r.layer, &model.name)?;
-        let offset = self.node_offset(&model.layers[i]);
+    fn producer_key(&self, f: &Functional, r: &TensorRef) -> Result<(usize, usize)> {
+        let i = self.lookup(&f.index, &r.layer, &f.model.name)?;
+        let offset = self.node_offset(&f.model.layers[i]);
         let call = r.node_index.checked_sub(offset).ok_or_else(|| {
             self.error(
                 ErrorKind::InvalidGraph,
                 format!(
                     "model '{}' refers to node {} of nested model '{}', which numbers calls from {offset}",
-                    model.name, r.node_index, r.layer
+                    f.model.name, r.node_index, r.layer
                 ),
             )
         })?;
@@ -598,14 +677,10 @@ impl<'a> Builder<'a> {
         Ok(outputs)
     }
 
-    fn add_layer_node(
-        &mut self,
-        layer: &LayerConfig,
-        inbound: Option<&InboundCall>,
-        args: Vec<Arg>,
-        kwargs: Vec<(String, Arg)>,
-        site: &Site,
-    ) -> Result<NodeId> {
+    /// Adds the node of one layer call: its op, output shape and weights (created on the
+    /// first call, shared by later ones).
+    fn add_layer_node(&mut self, call: LayerCall, site: &Site) -> Result<NodeId> {
+        let layer = call.layer;
         let path = format!("{}{}", site.prefix, layer.name);
         let kind = LayerKind::of(layer).ok_or_else(|| {
             self.error(
@@ -617,9 +692,9 @@ impl<'a> Builder<'a> {
         let input = LayerInput {
             fields: Fields::new(self.file, &path, &layer.config),
             dialect: self.dialect,
-            args: &args,
-            kwargs: &kwargs,
-            raw_kwargs: inbound.map(|c| &c.kwargs).unwrap_or(&empty),
+            args: &call.args,
+            kwargs: &call.kwargs,
+            raw_kwargs: call.inbound.map(|c| &c.kwargs).unwrap_or(&empty),
         };
         let parsed = parse_op(kind, &input)?;
         let shapes: Vec<&Shape> = parsed
@@ -631,15 +706,17 @@ impl<'a> Builder<'a> {
             LayerKind::Merge(_) => Broadcast::MergeLayer,
             _ => Broadcast::Numpy,
         };
+        // Owned, so that an error can still be built once the weights are bound.
+        let input_shapes: Vec<String> = shapes.iter().map(|s| fmt_shape(s)).collect();
+        let file = self.file;
         let shape_error = |kind: ErrorKind, message: String| {
-            let inputs: Vec<String> = shapes.iter().map(|s| fmt_shape(s)).collect();
             ImportError::new(
                 kind,
-                self.file,
+                file,
                 format!(
                     "layer '{path}' ({}): {message}; input shapes: {}",
                     layer.class_name,
-                    inputs.join(", ")
+                    input_shapes.join(", ")
                 ),
             )
         };
@@ -652,37 +729,15 @@ impl<'a> Builder<'a> {
             *count += 1;
             *count - 1
         };
-        let weights = match self.weights_by_path.get(&path) {
-            None => {
-                let trainable = layer.trainable && !site.frozen;
-                let ids = create_weights(
-                    &mut self.graph,
-                    self.file,
-                    &path,
-                    &specs,
-                    trainable,
-                    self.store,
-                )?;
-                self.weights_by_path.insert(path.clone(), ids.clone());
-                ids
-            }
-            Some(ids) => {
-                let same = ids.len() == specs.len()
-                    && ids.iter().zip(&specs).all(|(&id, s)| {
-                        self.graph
-                            .weights
-                            .get(id)
-                            .is_some_and(|w| w.shape == s.shape)
-                    });
-                if !same {
-                    return Err(shape_error(
-                        ErrorKind::InvalidGraph,
-                        format!("call {call_index} needs other weight shapes than the first call"),
-                    ));
-                }
-                ids.clone()
-            }
-        };
+        let trainable = layer.trainable && !site.frozen;
+        let weights = self
+            .layer_weights(&path, &specs, trainable)?
+            .ok_or_else(|| {
+                shape_error(
+                    ErrorKind::InvalidGraph,
+                    format!("call {call_index} needs other weight shapes than the first call"),
+                )
+            })?;
         self.push_node(Node {
             name: layer.name.clone(),
             call_index,
@@ -694,6 +749,36 @@ impl<'a> Builder<'a> {
             weights,
             path,
         })
+    }
+
+    /// The weights of the layer at `path`: created from `specs` on its first call, shared
+    /// by later calls (`None` when a later call needs other shapes).
+    fn layer_weights(
+        &mut self,
+        path: &str,
+        specs: &[WeightSpec],
+        trainable: bool,
+    ) -> Result<Option<Vec<WeightId>>> {
+        if let Some(ids) = self.weights_by_path.get(path) {
+            let same = ids.len() == specs.len()
+                && ids.iter().zip(specs).all(|(&id, s)| {
+                    self.graph
+                        .weights
+                        .get(id)
+                        .is_some_and(|w| w.shape == s.shape)
+                });
+            return Ok(same.then(|| ids.clone()));
+        }
+        let ids = create_weights(
+            &mut self.graph,
+            self.file,
+            path,
+            specs,
+            trainable,
+            self.store,
+        )?;
+        self.weights_by_path.insert(path.to_string(), ids.clone());
+        Ok(Some(ids))
     }
 }
 

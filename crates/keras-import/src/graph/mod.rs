@@ -2,7 +2,7 @@
 //! parsing every layer into an [`crate::ir::Op`], inferring shapes and creating weights.
 
 mod flatten;
-mod ops;
+pub(crate) mod layers;
 mod shape;
 mod validate;
 mod weights;

@@ -1,6 +1,6 @@
 //! Refuses Lambda layers and unknown classes up front, listing all of them in one error.
 
-use super::ops::LayerKind;
+use super::layers::LayerKind;
 use crate::config::ModelConfig;
 use crate::error::{ErrorKind, ImportError, Result};
 

@@ -1,13 +1,15 @@
-//! The variables each op needs (names, shapes and trainability, derived from the op and its
-//! input shape by Keras' formulas) and their binding to stored tensors.
+//! The variables each op needs — its layer family's templates resolved against the input
+//! shape — and their binding to stored tensors.
 
+use super::layers::{rules, Dim, WeightShape};
 use super::shape::{fmt_shape, MAX_ELEMENTS};
 use crate::config::Dialect;
 use crate::error::{ErrorKind, ImportError, Result};
 use crate::ir::{Graph, Op, Shape, Weight, WeightId};
+use crate::normalize_axis;
 use crate::weights::WeightStore;
 
-/// One variable a layer owns, in Keras variable order.
+/// One variable a layer owns, resolved against its input shape, in Keras variable order.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WeightSpec {
     /// Variable name (`kernel`, `moving_mean`, ...).
@@ -18,155 +20,57 @@ pub(crate) struct WeightSpec {
     pub trainable: bool,
 }
 
-fn spec(var: &'static str, shape: Vec<usize>, trainable: bool) -> WeightSpec {
-    WeightSpec {
-        var,
-        shape,
-        trainable,
-    }
-}
-
-/// The variables of `op` applied to an input of shape `input`, in Keras order.
-/// `Err` carries a message when a dimension the weights need is unknown.
+/// The variables of `op` applied to an input of shape `input`, in Keras order, as its
+/// layer family describes them. `Err` carries a message when a dimension the weights need
+/// is unknown.
 pub(crate) fn weight_specs(
     op: &Op,
     input: Option<&Shape>,
     dialect: Dialect,
 ) -> std::result::Result<Vec<WeightSpec>, String> {
     let shape = input.cloned().unwrap_or_default();
-    let dim = |axis: i64| -> std::result::Result<usize, String> {
-        let index = if axis < 0 {
-            shape.len() as i64 + axis
-        } else {
-            axis - 1
-        };
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| shape.get(i).copied().flatten())
+    let rules = rules(op);
+    rules
+        .weights()
+        .into_iter()
+        .map(|template| {
+            Ok(WeightSpec {
+                var: rules.var_name(template.role, dialect),
+                shape: resolve_shape(&template.shape, &shape)?,
+                trainable: template.role.trainable(),
+            })
+        })
+        .collect()
+}
+
+/// The dimensions `shape` describes for an input of shape `input`.
+fn resolve_shape(shape: &WeightShape, input: &Shape) -> std::result::Result<Vec<usize>, String> {
+    match shape {
+        WeightShape::Dims(dims) => dims.iter().map(|&d| resolve(d, input)).collect(),
+        WeightShape::InputSharing(shared) => (1..=input.len() as i64)
+            .map(|axis| match shared.contains(&axis) {
+                true => Ok(1),
+                false => resolve(Dim::axis(axis), input),
+            })
+            .collect(),
+    }
+}
+
+/// The size `dim` describes for an input of shape `input`.
+fn resolve(dim: Dim, input: &Shape) -> std::result::Result<usize, String> {
+    match dim {
+        Dim::Fixed(n) => Ok(n),
+        Dim::Input { axis, times, per } => normalize_axis(axis, input.len() + 1)
+            .and_then(|index| index.checked_sub(1))
+            .and_then(|i| input.get(i).copied().flatten())
+            .map(|n| n.saturating_mul(times) / per.max(1))
             .ok_or_else(|| {
                 format!(
                     "the weights need a known axis {axis} of the input, got {}",
-                    fmt_shape(&shape)
+                    fmt_shape(input)
                 )
-            })
-    };
-    let bias = |use_bias: bool, n: usize| use_bias.then(|| spec("bias", vec![n], true));
-    let specs: Vec<WeightSpec> = match op {
-        Op::Conv2D(c) => {
-            let kernel = vec![
-                c.kernel[0],
-                c.kernel[1],
-                dim(-1)? / c.groups.max(1),
-                c.filters,
-            ];
-            std::iter::once(spec("kernel", kernel, true))
-                .chain(bias(c.use_bias, c.filters))
-                .collect()
-        }
-        Op::DepthwiseConv2D {
-            conv,
-            depth_multiplier,
-        } => {
-            let name = match dialect {
-                Dialect::Keras2 => "depthwise_kernel",
-                Dialect::Keras3 => "kernel",
-            };
-            let kernel = vec![conv.kernel[0], conv.kernel[1], dim(-1)?, *depth_multiplier];
-            std::iter::once(spec(name, kernel, true))
-                .chain(bias(conv.use_bias, conv.filters))
-                .collect()
-        }
-        Op::SeparableConv2D {
-            conv,
-            depth_multiplier,
-        } => {
-            let channels = dim(-1)?;
-            vec![
-                spec(
-                    "depthwise_kernel",
-                    vec![conv.kernel[0], conv.kernel[1], channels, *depth_multiplier],
-                    true,
-                ),
-                spec(
-                    "pointwise_kernel",
-                    vec![1, 1, channels * depth_multiplier, conv.filters],
-                    true,
-                ),
-            ]
-            .into_iter()
-            .chain(bias(conv.use_bias, conv.filters))
-            .collect()
-        }
-        Op::Conv2DTranspose { conv, .. } => {
-            let kernel = vec![conv.kernel[0], conv.kernel[1], conv.filters, dim(-1)?];
-            std::iter::once(spec("kernel", kernel, true))
-                .chain(bias(conv.use_bias, conv.filters))
-                .collect()
-        }
-        Op::Dense {
-            units, use_bias, ..
-        } => std::iter::once(spec("kernel", vec![dim(-1)?, *units], true))
-            .chain(bias(*use_bias, *units))
-            .collect(),
-        Op::BatchNorm {
-            axis,
-            center,
-            scale,
-            ..
-        } => {
-            let n = dim(*axis)?;
-            [
-                scale.then(|| spec("gamma", vec![n], true)),
-                center.then(|| spec("beta", vec![n], true)),
-                Some(spec("moving_mean", vec![n], false)),
-                Some(spec("moving_variance", vec![n], false)),
-            ]
-            .into_iter()
-            .flatten()
-            .collect()
-        }
-        Op::LayerNorm {
-            axes,
-            center,
-            scale,
-            ..
-        } => {
-            let dims = axes
-                .iter()
-                .map(|&a| dim(a))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            [
-                scale.then(|| spec("gamma", dims.clone(), true)),
-                center.then(|| spec("beta", dims.clone(), true)),
-            ]
-            .into_iter()
-            .flatten()
-            .collect()
-        }
-        Op::PRelu { shared_axes } => {
-            let mut alpha = Vec::with_capacity(shape.len());
-            for (i, _) in shape.iter().enumerate() {
-                let axis = i as i64 + 1;
-                alpha.push(if shared_axes.contains(&axis) {
-                    1
-                } else {
-                    dim(axis)?
-                });
-            }
-            vec![spec("alpha", alpha, true)]
-        }
-        Op::Normalization { mean: None, .. } => {
-            let n = dim(-1)?;
-            vec![
-                spec("mean", vec![n], false),
-                spec("variance", vec![n], false),
-                spec("count", Vec::new(), false),
-            ]
-        }
-        Op::LayerScale => vec![spec("gamma", vec![dim(-1)?], true)],
-        _ => Vec::new(),
-    };
-    Ok(specs)
+            }),
+    }
 }
 
 fn element_count(shape: &[usize]) -> Option<u64> {
@@ -329,6 +233,44 @@ mod tests {
     }
 
     #[test]
+    fn prelu_alpha_is_shaped_like_the_input_but_its_shared_axes() {
+        let op = Op::PRelu {
+            shared_axes: vec![1, 2],
+        };
+        let x = vec![Some(4), Some(5), Some(3)];
+        let specs = weight_specs(&op, Some(&x), Dialect::Keras3).unwrap();
+        assert_eq!(specs.len(), 1);
+        assert_eq!((specs[0].var, &specs[0].shape), ("alpha", &vec![1, 1, 3]));
+    }
+
+    #[test]
+    fn normalization_statistics_are_weights_only_when_not_in_the_config() {
+        let op = |mean: Option<Vec<f32>>| Op::Normalization {
+            variance: mean.clone(),
+            mean,
+            invert: false,
+        };
+        let x = vec![Some(2), Some(3)];
+        let specs = weight_specs(&op(None), Some(&x), Dialect::Keras3).unwrap();
+        let vars: Vec<_> = specs
+            .iter()
+            .map(|s| (s.var, s.shape.clone(), s.trainable))
+            .collect();
+        assert_eq!(
+            vars,
+            [
+                ("mean", vec![3], false),
+                ("variance", vec![3], false),
+                ("count", vec![], false)
+            ]
+        );
+        let given = op(Some(vec![0.0; 3]));
+        assert!(weight_specs(&given, Some(&x), Dialect::Keras3)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
     fn unknown_channels_are_reported() {
         let x = vec![Some(5), Some(5), None];
         assert!(weight_specs(&conv_op(1), Some(&x), Dialect::Keras3).is_err());
@@ -336,10 +278,13 @@ mod tests {
 
     #[test]
     fn stored_shapes_are_checked() {
-        let specs = vec![
-            spec("kernel", vec![2, 4], true),
-            spec("bias", vec![4], true),
-        ];
+        let x = vec![Some(2)];
+        let dense = Op::Dense {
+            units: 4,
+            use_bias: true,
+            activation: Activation::Linear,
+        };
+        let specs = weight_specs(&dense, Some(&x), Dialect::Keras2).unwrap();
         let mut store = WeightStore::default();
         let tensor = |name: &str, shape: Vec<usize>| RawTensor {
             name: name.into(),

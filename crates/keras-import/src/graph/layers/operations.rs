@@ -1,20 +1,13 @@
-//! Multi-input and element-wise nodes: merge layers, Concatenate, Keras 3 operation nodes and
-//! tf_keras `TFOpLambda` layers.
+//! Keras 3 operation nodes (`keras.src.ops.*`) and tf_keras `TFOpLambda` layers: which
+//! functions are supported, how their operands are read, and the mean they may compute.
 
 use serde_json::Value;
 
-use super::{Arg, LayerInput, ParsedOp};
-use crate::error::{ErrorKind, Result};
-use crate::ir::{Activation, BinaryOp, Op, Operand};
-
-/// Merge layer flavours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MergeKind {
-    /// `Add`, `Subtract`, `Multiply`, `Maximum`, `Minimum` layers.
-    Reduce(BinaryOp),
-    /// `Average` layer.
-    Average,
-}
+use super::merge::binary;
+use super::{Arg, LayerInput, LayerRules, ParsedOp};
+use crate::error::Result;
+use crate::graph::shape::{one_input, Broadcast, ShapeResult};
+use crate::ir::{Activation, BinaryOp, Op, Shape};
 
 /// A supported `TFOpLambda` function.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,123 +90,8 @@ impl KerasOperation {
     }
 }
 
-/// All positional operands must be tensors.
-fn tensor_inputs(input: &LayerInput) -> Result<Vec<usize>> {
-    input
-        .args
-        .iter()
-        .map(|arg| match arg {
-            Arg::Tensor { node, .. } => Ok(*node),
-            Arg::Scalar(_) => Err(input.fields.error(
-                ErrorKind::InvalidGraph,
-                "expects tensors only, got a number",
-            )),
-        })
-        .collect()
-}
-
-/// Merge layers over a list of tensors.
-pub(crate) fn merge(input: &LayerInput, kind: MergeKind) -> Result<ParsedOp> {
-    let inputs = tensor_inputs(input)?;
-    let op = match (kind, inputs.len()) {
-        (_, 0) => {
-            return Err(input.fields.error(
-                ErrorKind::InvalidGraph,
-                "a merge layer needs at least one input",
-            ))
-        }
-        (MergeKind::Reduce(BinaryOp::Subtract), n) if n != 2 => {
-            return Err(input.fields.error(
-                ErrorKind::InvalidGraph,
-                format_args!("Subtract needs exactly 2 inputs, got {n}"),
-            ))
-        }
-        (MergeKind::Reduce(op), 2) => Op::Binary {
-            op,
-            lhs: Operand::Input(0),
-            rhs: Operand::Input(1),
-        },
-        (MergeKind::Reduce(op), _) => Op::Merge { op, average: false },
-        (MergeKind::Average, _) => Op::Merge {
-            op: BinaryOp::Add,
-            average: true,
-        },
-    };
-    Ok(ParsedOp { op, inputs })
-}
-
-/// `Concatenate` along `axis` (default −1).
-pub(crate) fn concatenate(input: &LayerInput) -> Result<ParsedOp> {
-    let inputs = tensor_inputs(input)?;
-    let Some(Arg::Tensor { shape, .. }) = input.args.first() else {
-        return Err(input.fields.error(
-            ErrorKind::InvalidGraph,
-            "Concatenate needs at least one input",
-        ));
-    };
-    let rank = shape.len() as i64 + 1;
-    let axis = input.fields.i64_list("axis")?.unwrap_or_else(|| vec![-1]);
-    let axis = match axis.as_slice() {
-        [a] if (1..rank).contains(&(if *a < 0 { a + rank } else { *a })) => {
-            if *a < 0 {
-                a + rank
-            } else {
-                *a
-            }
-        }
-        _ => {
-            return Err(input
-                .fields
-                .malformed("axis", "one axis within the input rank"))
-        }
-    };
-    Ok(ParsedOp {
-        op: Op::Concatenate { axis },
-        inputs,
-    })
-}
-
-/// A binary node over two operands, tensors or numbers (at least one tensor).
-fn binary(input: &LayerInput, op: BinaryOp, operands: &[&Arg]) -> Result<ParsedOp> {
-    let [a, b] = operands else {
-        return Err(input.fields.error(
-            ErrorKind::InvalidGraph,
-            format_args!(
-                "a binary operation needs 2 operands, got {}",
-                operands.len()
-            ),
-        ));
-    };
-    let mut inputs = Vec::new();
-    let mut operand = |arg: &Arg| match arg {
-        Arg::Tensor { node, .. } => {
-            inputs.push(*node);
-            Operand::Input(inputs.len() - 1)
-        }
-        Arg::Scalar(x) => Operand::Scalar(*x),
-    };
-    let lhs = operand(a);
-    let rhs = operand(b);
-    if inputs.is_empty() {
-        return Err(input.fields.error(
-            ErrorKind::InvalidGraph,
-            "a binary operation on two numbers has no tensor",
-        ));
-    }
-    Ok(ParsedOp {
-        op: Op::Binary { op, lhs, rhs },
-        inputs,
-    })
-}
-
 fn unary(input: &LayerInput, activation: Activation) -> Result<ParsedOp> {
-    let inputs = tensor_inputs(input)?;
-    if inputs.len() != 1 {
-        return Err(input.fields.error(
-            ErrorKind::InvalidGraph,
-            format_args!("expects one input tensor, got {}", inputs.len()),
-        ));
-    }
+    let inputs = input.single_tensor()?;
     Ok(ParsedOp {
         op: Op::Activation(activation),
         inputs,
@@ -226,13 +104,7 @@ fn reduce_mean(
     axis: Option<&Value>,
     keepdims: Option<&Value>,
 ) -> Result<ParsedOp> {
-    let inputs = tensor_inputs(input)?;
-    if inputs.len() != 1 {
-        return Err(input.fields.error(
-            ErrorKind::InvalidGraph,
-            format_args!("expects one input tensor, got {}", inputs.len()),
-        ));
-    }
+    let inputs = input.single_tensor()?;
     let axes: Vec<i64> = match axis {
         Some(Value::Number(n)) => n.as_i64().into_iter().collect(),
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_i64).collect(),
@@ -243,7 +115,7 @@ fn reduce_mean(
             .fields
             .unsupported("axis", "a mean over all axes (batch included)"));
     }
-    let mut axes = super::core::normalize_axes(input, "axis", &axes)?;
+    let mut axes = input.positive_axes("axis", &axes)?;
     axes.sort_unstable();
     axes.dedup();
     Ok(ParsedOp {
@@ -303,5 +175,29 @@ pub(crate) fn tf_op_lambda(input: &LayerInput, function: TfFunction) -> Result<P
                 .unwrap_or(false);
             unary(input, Activation::Gelu { approximate })
         }
+    }
+}
+
+/// A mean over the given axes.
+pub(crate) struct ReduceMean<'a> {
+    /// Reduced axes (positive, batch included).
+    pub axes: &'a [i64],
+    /// Keep reduced axes as size 1.
+    pub keepdims: bool,
+}
+
+impl LayerRules for ReduceMean<'_> {
+    fn output_shape(&self, inputs: &[&Shape], _: Broadcast) -> ShapeResult<Shape> {
+        let x = one_input(inputs)?;
+        let mut out = Vec::with_capacity(x.len());
+        for (i, d) in x.iter().enumerate() {
+            let reduced = self.axes.contains(&(i as i64 + 1));
+            match (reduced, self.keepdims) {
+                (false, _) => out.push(*d),
+                (true, true) => out.push(Some(1)),
+                (true, false) => {}
+            }
+        }
+        Ok(out)
     }
 }

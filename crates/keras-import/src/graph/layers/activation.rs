@@ -1,12 +1,15 @@
-//! Activation functions (by name, string or serialised object) and the activation layers.
+//! Activation functions (by name, string or serialised object) and the activation layers:
+//! their options, shape checks and PReLU's slopes.
 
 use serde_json::Value;
 
-use super::LayerInput;
+use super::{LayerInput, LayerRules, WeightShape, WeightTemplate};
 use crate::config::fields::Fields;
 use crate::config::Dialect;
 use crate::error::Result;
-use crate::ir::{Activation, Op};
+use crate::graph::shape::{fmt_shape, invalid, one_input, Broadcast, ShapeResult};
+use crate::ir::{Activation, Op, Shape, WeightRole};
+use crate::normalize_axis;
 
 /// Parses an activation by its Keras name. `hard_sigmoid` follows the dialect: Keras 3 uses
 /// `relu6(x + 3) / 6` (slope 1/6), Keras 2 / tf_keras `clip(0.2·x + 0.5, 0, 1)`.
@@ -113,6 +116,52 @@ pub(crate) fn prelu_layer(input: &LayerInput) -> Result<Op> {
     Ok(Op::PRelu {
         shared_axes: input.fields.i64_list("shared_axes")?.unwrap_or_default(),
     })
+}
+
+/// The activation family's view of an op.
+pub(crate) enum Activating<'a> {
+    /// An element-wise function without parameters to check (Activation, ReLU, LeakyReLU).
+    Elementwise,
+    /// `PReLU` with its shared axes.
+    PRelu(&'a [i64]),
+    /// `Softmax` over an axis.
+    Softmax(i64),
+}
+
+impl LayerRules for Activating<'_> {
+    fn output_shape(&self, inputs: &[&Shape], _: Broadcast) -> ShapeResult<Shape> {
+        let x = one_input(inputs)?;
+        match self {
+            Activating::Elementwise => {}
+            Activating::PRelu(_) => {
+                if x.iter().any(Option::is_none) {
+                    return Err(invalid(format!(
+                        "PReLU needs a fully known input shape, got {}",
+                        fmt_shape(x)
+                    )));
+                }
+            }
+            Activating::Softmax(axis) => {
+                if matches!(normalize_axis(*axis, x.len() + 1), None | Some(0)) {
+                    return Err(invalid(format!(
+                        "softmax axis {axis} is out of range for input {}",
+                        fmt_shape(x)
+                    )));
+                }
+            }
+        }
+        Ok(x.clone())
+    }
+
+    fn weights(&self) -> Vec<WeightTemplate> {
+        match self {
+            Activating::PRelu(shared_axes) => vec![WeightTemplate {
+                role: WeightRole::Alpha,
+                shape: WeightShape::InputSharing(shared_axes.to_vec()),
+            }],
+            Activating::Elementwise | Activating::Softmax(_) => Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,72 +1,16 @@
-//! Layer classes to typed [`Op`]s: one classification of every supported class, then one
-//! parser per class reading its config options.
+//! The registry: every supported layer class, by name, with the family parser that reads
+//! it. Listing a class here (and nowhere else) makes the importer accept it.
 
-mod activation;
-mod conv;
-mod core;
-mod elementwise;
-mod spatial;
+use serde_json::Value;
 
-use serde_json::{Map, Value};
-
-use self::elementwise::{KerasOperation, MergeKind, TfFunction};
-use crate::config::fields::Fields;
-use crate::config::{Dialect, LayerConfig};
+use super::merge::{self, MergeKind};
+use super::operations::{self, KerasOperation, TfFunction};
+use super::{
+    activation, conv, dense, normalization, reshaping, spatial, Arg, LayerInput, ParsedOp,
+};
+use crate::config::LayerConfig;
 use crate::error::{ErrorKind, Result};
-use crate::ir::{BinaryOp, NodeId, Op, Shape};
-
-/// One argument of a call with its tensor resolved to a graph node.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Arg {
-    /// A tensor: the node producing it and its shape.
-    Tensor {
-        /// Producing node.
-        node: NodeId,
-        /// Its inferred shape.
-        shape: Shape,
-    },
-    /// A number.
-    Scalar(f32),
-}
-
-/// Everything a layer parser reads: the config options and the resolved call.
-pub(crate) struct LayerInput<'a> {
-    /// The layer's config options.
-    pub fields: Fields<'a>,
-    /// Dialect of the document.
-    pub dialect: Dialect,
-    /// Positional operands.
-    pub args: &'a [Arg],
-    /// Keyword operands (tensor or number valued).
-    pub kwargs: &'a [(String, Arg)],
-    /// All keyword arguments as written.
-    pub raw_kwargs: &'a Map<String, Value>,
-}
-
-impl LayerInput<'_> {
-    /// The shape of the only input; an error unless the call has exactly one tensor.
-    pub(crate) fn single_shape(&self) -> Result<&Shape> {
-        match self.args {
-            [Arg::Tensor { shape, .. }] => Ok(shape),
-            _ => Err(self.fields.error(
-                ErrorKind::InvalidGraph,
-                format_args!(
-                    "expects one input tensor, got {} arguments",
-                    self.args.len()
-                ),
-            )),
-        }
-    }
-}
-
-/// A parsed op with the nodes it reads, in operand order.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ParsedOp {
-    /// The typed operation.
-    pub op: Op,
-    /// Input nodes (`Operand::Input(i)` refers to `inputs[i]`).
-    pub inputs: Vec<NodeId>,
-}
+use crate::ir::{BinaryOp, Op};
 
 /// Every supported layer class, decided from the class name (and module, function).
 #[derive(Debug, Clone, Copy)]
@@ -113,9 +57,13 @@ impl LayerKind {
             "DepthwiseConv2D" => Single(conv::depthwise_conv2d),
             "SeparableConv2D" | "SeparableConvolution2D" => Single(conv::separable_conv2d),
             "Conv2DTranspose" | "Convolution2DTranspose" => Single(conv::conv2d_transpose),
-            "Dense" => Single(core::dense),
-            "BatchNormalization" => Single(core::batch_norm),
-            "LayerNormalization" => Single(core::layer_norm),
+            "Dense" => Single(dense::dense),
+            "BatchNormalization" => Single(normalization::batch_norm),
+            "LayerNormalization" => Single(normalization::layer_norm),
+            "Rescaling" => Single(normalization::rescaling),
+            "Normalization" => Single(normalization::normalization),
+            "LayerScale" => Single(normalization::layer_scale),
+            "CustomScaleLayer" => LayerKind::CustomScale,
             "Activation" => Single(activation::activation_layer),
             "ReLU" => Single(activation::relu_layer),
             "LeakyReLU" => Single(activation::leaky_relu_layer),
@@ -136,28 +84,19 @@ impl LayerKind {
             "GlobalAveragePooling2D" | "GlobalAvgPool2D" => Single(spatial::global_avg_pool),
             "GlobalMaxPooling2D" | "GlobalMaxPool2D" => Single(spatial::global_max_pool),
             "UpSampling2D" => Single(spatial::upsampling),
-            "Flatten" => Single(core::flatten),
-            "Reshape" => Single(core::reshape),
-            "Permute" => Single(core::permute),
-            "Rescaling" => Single(core::rescaling),
-            "Normalization" => Single(core::normalization),
-            "LayerScale" => Single(core::layer_scale),
-            "CustomScaleLayer" => LayerKind::CustomScale,
+            "Flatten" => Single(reshaping::flatten),
+            "Reshape" => Single(reshaping::reshape),
+            "Permute" => Single(reshaping::permute),
             "Dropout"
             | "SpatialDropout2D"
             | "GaussianNoise"
             | "GaussianDropout"
             | "AlphaDropout"
             | "ActivityRegularization"
-            | "Identity" => Single(identity),
+            | "Identity" => Single(reshaping::identity),
             _ => return None,
         })
     }
-}
-
-fn identity(input: &LayerInput) -> Result<Op> {
-    input.single_shape()?;
-    Ok(Op::Identity)
 }
 
 /// Parses the op of one call of a (non-input, non-model) layer of the given kind.
@@ -172,11 +111,11 @@ pub(crate) fn parse_op(kind: LayerKind, input: &LayerInput) -> Result<ParsedOp> 
             };
             Ok(ParsedOp { op, inputs })
         }
-        LayerKind::Merge(merge) => elementwise::merge(input, merge),
-        LayerKind::Concatenate => elementwise::concatenate(input),
-        LayerKind::Operation(operation) => elementwise::keras_operation(input, operation),
-        LayerKind::TfOp(function) => elementwise::tf_op_lambda(input, function),
-        LayerKind::CustomScale => core::custom_scale(input),
+        LayerKind::Merge(kind) => merge::merge(input, kind),
+        LayerKind::Concatenate => merge::concatenate(input),
+        LayerKind::Operation(operation) => operations::keras_operation(input, operation),
+        LayerKind::TfOp(function) => operations::tf_op_lambda(input, function),
+        LayerKind::CustomScale => merge::custom_scale(input),
         LayerKind::Input | LayerKind::Model | LayerKind::Lambda => Err(input.fields.error(
             ErrorKind::InvalidGraph,
             "is not an operation (input, nested model or Lambda)",
