@@ -45,7 +45,7 @@ impl Fusions {
         kernels: &mut [Box<dyn Kernel>],
         keep: &[NodeId],
     ) -> Result<Fusions> {
-        let consumers = consumers(graph);
+        let consumers = graph.consumers();
         let pinned = |id: NodeId| graph.outputs.contains(&id) || keep.contains(&id);
         let batch_norms = fold_batch_norm::fold(graph, &consumers, kernels);
         let activations = fold_activation::find(graph, &consumers, &batch_norms, pinned);
@@ -78,20 +78,6 @@ impl Fusions {
             residuals,
         })
     }
-}
-
-/// The nodes reading each node, once per input edge.
-fn consumers(graph: &Graph) -> Vec<Vec<NodeId>> {
-    let n = graph.nodes.len();
-    let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); n];
-    for (id, node) in graph.nodes.iter().enumerate() {
-        for &i in &node.inputs {
-            if i < n {
-                readers[i].push(id);
-            }
-        }
-    }
-    readers
 }
 
 /// What one node does in a plan.

@@ -3,7 +3,7 @@
 //! Softmax over any axis.
 
 use candle_core::Tensor;
-use keras_import::Activation;
+use keras_import::{Activation, WeightRole};
 
 use super::weights::WeightReader;
 use super::{first, norm_axis, Evaluated, Fusion, Kernel};
@@ -65,7 +65,7 @@ pub(crate) struct PRelu {
 impl PRelu {
     /// Reads alpha, shaped like an input of `rank` (without batch).
     pub fn prepare(rank: usize, r: &mut WeightReader<'_>) -> Result<PRelu> {
-        let a = r.take("alpha", &vec![None; rank])?;
+        let a = r.take(WeightRole::Alpha, &vec![None; rank])?;
         let mut dims = vec![1usize];
         dims.extend_from_slice(&a.shape);
         Ok(PRelu {

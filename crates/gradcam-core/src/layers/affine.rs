@@ -4,6 +4,8 @@
 
 use candle_core::{Device, Tensor};
 
+use keras_import::WeightRole;
+
 use super::weights::WeightReader;
 use super::{first, norm_axis, Evaluated, Fusion, Kernel, NormSpec};
 use crate::error::Result;
@@ -29,19 +31,19 @@ impl Affine {
             _ => return Err(r.err(format!("normalises axes {:?}, not one axis", spec.axes))),
         };
         let gamma = if spec.scale {
-            Some(r.take("gamma", &[None])?)
+            Some(r.take(WeightRole::Gamma, &[None])?)
         } else {
             None
         };
         let c = gamma.map(|g| g.shape[0]);
         let beta = if spec.center {
-            Some(r.take("beta", &[c])?)
+            Some(r.take(WeightRole::Beta, &[c])?)
         } else {
             None
         };
         let c = c.or(beta.map(|b| b.shape[0]));
-        let mean = r.take("moving_mean", &[c])?;
-        let var = r.take("moving_variance", &[Some(mean.shape[0])])?;
+        let mean = r.take(WeightRole::MovingMean, &[c])?;
+        let var = r.take(WeightRole::MovingVariance, &[Some(mean.shape[0])])?;
         let n = mean.shape[0];
         let (mut sc, mut sh) = (vec![0f32; n], vec![0f32; n]);
         for i in 0..n {
@@ -78,9 +80,9 @@ impl Affine {
         let (mean, var) = match (mean, variance) {
             (Some(m), Some(v)) => (host(m), host(v)),
             _ => {
-                let m = r.take_any("mean")?;
-                let v = r.take_any("variance")?;
-                r.take_any("count")?;
+                let m = r.take_any(WeightRole::Mean)?;
+                let v = r.take_any(WeightRole::Variance)?;
+                r.take_any(WeightRole::Count)?;
                 (host(&m.data), host(&v.data))
             }
         };
@@ -112,7 +114,7 @@ impl Affine {
 
     /// ConvNeXt's LayerScale: `x · gamma`.
     pub fn layer_scale(r: &mut WeightReader<'_>) -> Result<Affine> {
-        let g = r.take("gamma", &[None])?;
+        let g = r.take(WeightRole::Gamma, &[None])?;
         Ok(Affine {
             scale: Some(r.tensor(g, &g.shape.clone())?),
             shift: None,

@@ -1,7 +1,7 @@
 //! Dense on the last axis: one product by the `[in, units]` kernel.
 
 use candle_core::Tensor;
-use keras_import::Activation;
+use keras_import::{Activation, WeightRole};
 
 use super::weights::WeightReader;
 use super::{first, Evaluated, Fusion, Kernel};
@@ -27,7 +27,7 @@ impl Dense {
         activation: Activation,
         r: &mut WeightReader<'_>,
     ) -> Result<Dense> {
-        let k = r.take("kernel", &[None, Some(units)])?;
+        let k = r.take(WeightRole::Kernel, &[None, Some(units)])?;
         let kernel = r.tensor(k, &k.shape.clone())?;
         Ok(Dense {
             kernel,

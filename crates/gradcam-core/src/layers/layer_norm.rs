@@ -2,6 +2,8 @@
 
 use candle_core::Tensor;
 
+use keras_import::WeightRole;
+
 use super::weights::WeightReader;
 use super::{first, norm_axis, Evaluated, Fusion, Kernel, NormSpec};
 use crate::error::Result;
@@ -27,11 +29,11 @@ impl LayerNorm {
             .iter()
             .map(|&a| norm_axis(a, spec.rank))
             .collect::<Result<Vec<_>>>()?;
-        let mut read = |what: &str, present: bool| -> Result<Option<Tensor>> {
+        let mut read = |role: WeightRole, present: bool| -> Result<Option<Tensor>> {
             if !present {
                 return Ok(None);
             }
-            let w = r.take(what, &vec![None; axes.len()])?;
+            let w = r.take(role, &vec![None; axes.len()])?;
             let mut dims = vec![1usize; spec.rank];
             // Keras stores the weights in the order the axes are listed.
             for (a, d) in axes.iter().zip(&w.shape) {
@@ -39,8 +41,8 @@ impl LayerNorm {
             }
             Ok(Some(Tensor::from_slice(&w.data, dims, r.device())?))
         };
-        let gamma = read("gamma", spec.scale)?;
-        let beta = read("beta", spec.center)?;
+        let gamma = read(WeightRole::Gamma, spec.scale)?;
+        let beta = read(WeightRole::Beta, spec.center)?;
         let mut sorted = axes.clone();
         sorted.sort_unstable();
         Ok(LayerNorm {

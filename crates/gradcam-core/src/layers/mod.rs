@@ -233,14 +233,12 @@ impl<'a> NormSpec<'a> {
 
 /// Normalises a Keras axis (negative counts from the end) for a tensor of `rank` (with batch).
 pub(crate) fn norm_axis(axis: i64, rank: usize) -> Result<usize> {
-    let a = if axis < 0 { axis + rank as i64 } else { axis };
-    if a < 0 || a as usize >= rank {
-        return Err(CamError::new(
+    keras_import::normalize_axis(axis, rank).ok_or_else(|| {
+        CamError::new(
             ErrorKind::InvalidGraph,
             format!("axis {axis} out of range for rank {rank}"),
-        ));
-    }
-    Ok(a as usize)
+        )
+    })
 }
 
 /// Normalises, sorts and de-duplicates Keras axes for a tensor of `rank`.

@@ -1,7 +1,7 @@
 //! SeparableConv2D: a depthwise convolution, then a 1×1 pointwise product.
 
 use candle_core::Tensor;
-use keras_import::{Activation, Conv2dParams, Padding};
+use keras_import::{Activation, Conv2dParams, Padding, WeightRole};
 
 use super::conv::fold_bias;
 use super::depthwise::read_depthwise_kernel;
@@ -35,7 +35,7 @@ impl Separable {
         let (win, kernel) = read_depthwise_kernel(p, m, r)?;
         let channels = kernel.dim(1)?;
         let pw = r.take(
-            "pointwise_kernel",
+            WeightRole::PointwiseKernel,
             &[Some(1), Some(1), Some(channels), Some(p.filters)],
         )?;
         Ok(Separable {

@@ -1,7 +1,7 @@
 //! Conv2DTranspose: a convolution of the dilated input by the flipped kernel.
 
 use candle_core::Tensor;
-use keras_import::{Activation, Conv2dParams, Padding};
+use keras_import::{Activation, Conv2dParams, Padding, WeightRole};
 
 use super::weights::WeightReader;
 use super::{first, Evaluated, Fusion, Kernel};
@@ -31,7 +31,10 @@ impl ConvTranspose {
         r: &mut WeightReader<'_>,
     ) -> Result<ConvTranspose> {
         let [kh, kw] = p.kernel;
-        let k = r.take("kernel", &[Some(kh), Some(kw), Some(p.filters), None])?;
+        let k = r.take(
+            WeightRole::Kernel,
+            &[Some(kh), Some(kw), Some(p.filters), None],
+        )?;
         let cin = k.shape[3];
         let kernel = r
             .tensor(k, &[kh, kw, p.filters, cin])?

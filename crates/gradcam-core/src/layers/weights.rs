@@ -1,23 +1,23 @@
-//! Reads a node's weights in Keras variable order, checking count, shape and finiteness, and
-//! uploads them to the device.
+//! Reads a node's weights by role (the importer alone knows Keras' variable order), checking
+//! count, shape and finiteness, and uploads them to the device.
 
 use candle_core::{Device, Tensor};
-use keras_import::{Graph, Node, Weight};
+use keras_import::{Graph, Node, Weight, WeightRole};
 
 use crate::error::{CamError, ErrorKind, Result};
 
-/// A cursor over one node's weights.
+/// One node's weights, read by role.
 pub(crate) struct WeightReader<'a> {
+    graph: &'a Graph,
     node: &'a Node,
-    weights: Vec<&'a Weight>,
-    next: usize,
+    /// How many weights were read (each role once): all of them must be.
+    read: usize,
     device: &'a Device,
 }
 
 impl<'a> WeightReader<'a> {
     /// Checks every weight of `node` (existence, value count, finiteness).
     pub fn new(graph: &'a Graph, node: &'a Node, device: &'a Device) -> Result<Self> {
-        let mut weights = Vec::with_capacity(node.weights.len());
         for &id in &node.weights {
             let w = graph.weights.get(id).ok_or_else(|| {
                 CamError::at(
@@ -46,12 +46,11 @@ impl<'a> WeightReader<'a> {
                     format!("weight '{}' contains the non-finite value {bad}", w.name),
                 ));
             }
-            weights.push(w);
         }
         Ok(WeightReader {
+            graph,
             node,
-            weights,
-            next: 0,
+            read: 0,
             device,
         })
     }
@@ -61,9 +60,9 @@ impl<'a> WeightReader<'a> {
         CamError::at(ErrorKind::InvalidGraph, &self.node.path, msg)
     }
 
-    /// The next weight, required to have `shape` (`None` entries match anything).
-    pub fn take(&mut self, what: &str, shape: &[Option<usize>]) -> Result<&'a Weight> {
-        let w = self.take_any(what)?;
+    /// The weight playing `role`, required to have `shape` (`None` entries match anything).
+    pub fn take(&mut self, role: WeightRole, shape: &[Option<usize>]) -> Result<&'a Weight> {
+        let w = self.take_any(role)?;
         let ok = w.shape.len() == shape.len()
             && w.shape
                 .iter()
@@ -71,22 +70,22 @@ impl<'a> WeightReader<'a> {
                 .all(|(a, b)| b.is_none_or(|b| b == *a));
         if !ok {
             return Err(self.err(format!(
-                "weight '{what}' has shape {:?}, expected {shape:?}",
+                "weight {role:?} has shape {:?}, expected {shape:?}",
                 w.shape
             )));
         }
         Ok(w)
     }
 
-    /// The next weight, whatever its shape.
-    pub fn take_any(&mut self, what: &str) -> Result<&'a Weight> {
-        let w = *self.weights.get(self.next).ok_or_else(|| {
+    /// The weight playing `role`, whatever its shape.
+    pub fn take_any(&mut self, role: WeightRole) -> Result<&'a Weight> {
+        let w = self.graph.weight(self.node, role).ok_or_else(|| {
             self.err(format!(
-                "missing weight '{what}' (has {} weights)",
-                self.weights.len()
+                "missing weight {role:?} (has {} weights)",
+                self.node.weights.len()
             ))
         })?;
-        self.next += 1;
+        self.read += 1;
         Ok(w)
     }
 
@@ -96,14 +95,16 @@ impl<'a> WeightReader<'a> {
     }
 
     /// The next weight, a vector of `len` values, uploaded.
-    pub fn vector(&mut self, what: &str, len: usize) -> Result<Tensor> {
-        let w = self.take(what, &[Some(len)])?;
+    pub fn vector(&mut self, role: WeightRole, len: usize) -> Result<Tensor> {
+        let w = self.take(role, &[Some(len)])?;
         self.tensor(w, &[len])
     }
 
     /// The bias vector of `len` values when the layer has one.
     pub fn bias(&mut self, use_bias: bool, len: usize) -> Result<Option<Tensor>> {
-        use_bias.then(|| self.vector("bias", len)).transpose()
+        use_bias
+            .then(|| self.vector(WeightRole::Bias, len))
+            .transpose()
     }
 
     /// The device the weights go to.
@@ -113,11 +114,11 @@ impl<'a> WeightReader<'a> {
 
     /// Fails unless every weight was read.
     pub fn finish(&self) -> Result<()> {
-        if self.next != self.weights.len() {
+        if self.read != self.node.weights.len() {
             return Err(self.err(format!(
                 "expected {} weights, found {}",
-                self.next,
-                self.weights.len()
+                self.read,
+                self.node.weights.len()
             )));
         }
         Ok(())

@@ -11,7 +11,7 @@ pub(crate) mod residual;
 use std::borrow::Cow;
 
 use candle_core::Tensor;
-use keras_import::{Activation, Conv2dParams};
+use keras_import::{Activation, Conv2dParams, WeightRole};
 
 use super::fast::{with_epilogue, zero_padded};
 use super::weights::WeightReader;
@@ -42,7 +42,10 @@ impl Conv2d {
     pub fn prepare(p: &Conv2dParams, r: &mut WeightReader<'_>) -> Result<Conv2d> {
         let [kh, kw] = p.kernel;
         let groups = p.groups.max(1);
-        let k = r.take("kernel", &[Some(kh), Some(kw), None, Some(p.filters)])?;
+        let k = r.take(
+            WeightRole::Kernel,
+            &[Some(kh), Some(kw), None, Some(p.filters)],
+        )?;
         let in_g = k.shape[2];
         if !p.filters.is_multiple_of(groups) {
             return Err(r.err(format!(

@@ -4,7 +4,7 @@
 pub(crate) mod expansion;
 
 use candle_core::Tensor;
-use keras_import::{Activation, Conv2dParams};
+use keras_import::{Activation, Conv2dParams, WeightRole};
 
 use super::conv::fold_bias;
 use super::fast::{with_epilogue, zero_padded};
@@ -70,7 +70,10 @@ pub(crate) fn read_depthwise_kernel(
     r: &mut WeightReader<'_>,
 ) -> Result<(Window2d, Tensor)> {
     let [kh, kw] = p.kernel;
-    let k = r.take("depthwise_kernel", &[Some(kh), Some(kw), None, Some(m)])?;
+    let k = r.take(
+        WeightRole::DepthwiseKernel,
+        &[Some(kh), Some(kw), None, Some(m)],
+    )?;
     let kernel = r.tensor(k, &[kh * kw, k.shape[2] * m])?;
     let win = Window2d::new(p.kernel, p.strides, p.dilation, p.padding);
     Ok((win, kernel))
