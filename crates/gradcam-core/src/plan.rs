@@ -34,6 +34,8 @@ pub(crate) struct Fusions {
     pub expansions: ExpansionFolds,
     /// For a convolution: the residual sum its kernel can finish.
     pub residuals: Vec<Option<ResidualSum>>,
+    /// For such a residual sum: the convolution that can finish it.
+    finishers: Vec<Option<NodeId>>,
 }
 
 impl Fusions {
@@ -62,6 +64,12 @@ impl Fusions {
             expansions: &expansions,
         };
         let residuals = residual::find(graph, &consumers, &earlier, pinned);
+        let mut finishers = vec![None; graph.nodes.len()];
+        for (conv, r) in residuals.iter().enumerate() {
+            if let Some(r) = r {
+                finishers[r.sum] = Some(conv);
+            }
+        }
         for (id, kernel) in kernels.iter_mut().enumerate() {
             let any: &mut dyn std::any::Any = kernel.as_mut();
             if let Some(conv) = any.downcast_mut::<Conv2d>() {
@@ -76,6 +84,7 @@ impl Fusions {
             paddings,
             expansions,
             residuals,
+            finishers,
         })
     }
 }
@@ -141,6 +150,7 @@ impl PlanInputs<'_> {
         Ok(Plan { steps })
     }
 
+    /// What node `id` does for `targets`.
     fn step(&self, id: NodeId, targets: &[NodeId]) -> Result<Step> {
         let f = self.fusions;
         if !self.needed[id] && !targets.contains(&id) {
@@ -169,13 +179,12 @@ impl PlanInputs<'_> {
             residual: self.residual(id, targets),
             may_defer: f.expansions.may_defer(id, targets),
             expansion: f.expansions.of(id),
-            summed_side: None,
+            summed_side: self.summed_side(id, targets),
         }))
-        .map(|step| self.mark_summed(step, id, targets))
     }
 
     /// How node `id` runs: the activation and padding folded into it.
-    pub fn fusion(&self, id: NodeId, targets: &[NodeId]) -> Fusion {
+    fn fusion(&self, id: NodeId, targets: &[NodeId]) -> Fusion {
         Fusion {
             activation: self.fusions.activations.applies(id, targets),
             fast: id != self.logits,
@@ -197,18 +206,13 @@ impl PlanInputs<'_> {
         Epilogue::of(activation).map(|_| (r.clone(), activation))
     }
 
-    /// Marks a sum node with the side a convolution's kernel finishes it on.
-    fn mark_summed(&self, mut step: Step, id: NodeId, targets: &[NodeId]) -> Step {
-        if let Step::Run(run) = &mut step {
-            run.summed_side = self
-                .fusions
-                .residuals
-                .iter()
-                .flatten()
-                .find(|r| r.sum == id && r.applies(targets))
-                .map(|r| r.side);
-        }
-        step
+    /// For a residual sum: the input carrying its value when a convolution finishes it.
+    fn summed_side(&self, id: NodeId, targets: &[NodeId]) -> Option<usize> {
+        let f = self.fusions;
+        f.finishers[id]
+            .and_then(|conv| f.residuals[conv].as_ref())
+            .filter(|r| r.applies(targets))
+            .map(|r| r.side)
     }
 }
 
