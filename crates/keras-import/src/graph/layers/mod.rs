@@ -9,6 +9,7 @@ mod dense;
 mod merge;
 mod normalization;
 mod operations;
+mod preprocessing;
 mod registry;
 mod reshaping;
 mod spatial;
@@ -348,5 +349,7 @@ pub(crate) fn rules(op: &Op) -> Box<dyn LayerRules + '_> {
             Box::new(Spatial::GlobalPool(*keepdims))
         }
         Op::UpSampling2D { size, .. } => Box::new(Spatial::UpSampling(size)),
+        Op::Resize(params) => Box::new(preprocessing::Resampling(&params.size)),
+        Op::CenterCrop { size } => Box::new(preprocessing::Resampling(size)),
     }
 }
