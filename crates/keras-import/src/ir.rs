@@ -494,6 +494,12 @@ pub enum Op {
         /// Target (height, width).
         size: [usize; 2],
     },
+    /// Keras 3 AutoContrast: each channel of each image stretched linearly so that its
+    /// minimum and maximum become the ends of `value_range`; a constant channel is kept.
+    AutoContrast {
+        /// The value range `[low, high]` of the images.
+        value_range: [f32; 2],
+    },
     /// Rescaling: x · scale + offset (scalars or per-channel vectors).
     Rescaling {
         /// Multiplier(s).

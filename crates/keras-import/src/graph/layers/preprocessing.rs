@@ -90,13 +90,36 @@ pub(crate) fn random_crop(input: &LayerInput) -> Result<Op> {
     })
 }
 
-/// The preprocessing family's view of an op: an image resampled to a fixed size.
-pub(crate) struct Resampling<'a>(pub &'a [usize; 2]);
+/// `AutoContrast` (Keras 3, active at inference): `value_range`, default `[0, 255]`.
+pub(crate) fn auto_contrast(input: &LayerInput) -> Result<Op> {
+    let f = &input.fields;
+    f.require_channels_last()?;
+    let range = f
+        .f32_list("value_range")?
+        .unwrap_or_else(|| vec![0.0, 255.0]);
+    match range[..] {
+        [a, b] if a != b => Ok(Op::AutoContrast {
+            value_range: [a.min(b), a.max(b)],
+        }),
+        _ => Err(f.malformed("value_range", "two different numbers")),
+    }
+}
 
-impl LayerRules for Resampling<'_> {
+/// The preprocessing family's view of an op.
+pub(crate) enum Preprocessing<'a> {
+    /// An image resampled to a fixed size (height, width).
+    Resampling(&'a [usize; 2]),
+    /// An image transformed in place.
+    Image,
+}
+
+impl LayerRules for Preprocessing<'_> {
     fn output_shape(&self, inputs: &[&Shape], _: Broadcast) -> ShapeResult<Shape> {
         let x = image(inputs)?;
-        Ok(vec![Some(self.0[0]), Some(self.0[1]), x[2]])
+        Ok(match self {
+            Preprocessing::Resampling(size) => vec![Some(size[0]), Some(size[1]), x[2]],
+            Preprocessing::Image => x.clone(),
+        })
     }
 }
 
@@ -141,6 +164,9 @@ mod tests {
         let both = r#"{"class_name": "Resizing", "config": {"name": "p", "height": 8,
             "width": 8, "crop_to_aspect_ratio": true, "pad_to_aspect_ratio": true}}"#;
         assert_eq!(refusal(both).kind, ErrorKind::UnsupportedOption);
+        let flat = r#"{"class_name": "AutoContrast",
+            "config": {"name": "p", "value_range": [1, 1]}}"#;
+        assert_eq!(refusal(flat).kind, ErrorKind::BadJson);
         let first = r#"{"class_name": "RandomFlip",
             "config": {"name": "p", "data_format": "channels_first"}}"#;
         assert_eq!(refusal(first).kind, ErrorKind::UnsupportedOption);

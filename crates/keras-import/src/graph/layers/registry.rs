@@ -98,6 +98,7 @@ impl LayerKind {
             "Resizing" => Single(preprocessing::resizing),
             "CenterCrop" => Single(preprocessing::center_crop),
             "RandomCrop" => Single(preprocessing::random_crop),
+            "AutoContrast" => Single(preprocessing::auto_contrast),
             "AugMix"
             | "CutMix"
             | "Equalization"
