@@ -251,6 +251,54 @@ pub enum Interpolation {
     Bilinear,
 }
 
+/// Sampling method of [`Op::Resize`]: the methods of TensorFlow's `tf.image.resize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResizeMethod {
+    /// Bilinear, half-pixel centres (a triangle kernel when antialiased).
+    Bilinear,
+    /// Nearest neighbour, half-pixel centres.
+    Nearest,
+    /// Keys cubic (a = −0.5), half-pixel centres.
+    Bicubic,
+    /// Area averaging (TF's `resize_area`).
+    Area,
+    /// Lanczos kernel of radius 3.
+    Lanczos3,
+    /// Lanczos kernel of radius 5.
+    Lanczos5,
+    /// Gaussian kernel of radius 1.5 (σ = 0.5).
+    Gaussian,
+    /// Mitchell–Netravali cubic (B = C = 1/3).
+    MitchellCubic,
+}
+
+/// How [`Op::Resize`] treats an input whose aspect ratio differs from the target's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AspectFit {
+    /// Stretch the whole input to the target size.
+    Stretch,
+    /// First crop the largest centred window of the target aspect ratio.
+    Crop,
+    /// First pad the short side evenly with a constant.
+    Pad {
+        /// The padding value.
+        fill: f32,
+    },
+}
+
+/// Parameters of [`Op::Resize`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResizeParams {
+    /// Target (height, width).
+    pub size: [usize; 2],
+    /// Sampling method.
+    pub method: ResizeMethod,
+    /// Widen the kernel when downsampling (TF's `antialias`).
+    pub antialias: bool,
+    /// Cropping or padding to the target aspect ratio first.
+    pub fit: AspectFit,
+}
+
 /// Parameters of a 2-D convolution (Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Conv2dParams {
@@ -436,6 +484,21 @@ pub enum Op {
         size: [usize; 2],
         /// Interpolation.
         interpolation: Interpolation,
+    },
+    /// Image resizing to a fixed size as TensorFlow's `tf.image.resize` (Resizing; tf_keras'
+    /// RandomCrop at inference).
+    Resize(ResizeParams),
+    /// CenterCrop: the centred `size` window, or, when the input is smaller on either side,
+    /// the largest centred window of the target aspect ratio resized bilinearly to `size`.
+    CenterCrop {
+        /// Target (height, width).
+        size: [usize; 2],
+    },
+    /// Keras 3 AutoContrast: each channel of each image stretched linearly so that its
+    /// minimum and maximum become the ends of `value_range`; a constant channel is kept.
+    AutoContrast {
+        /// The value range `[low, high]` of the images.
+        value_range: [f32; 2],
     },
     /// Rescaling: x · scale + offset (scalars or per-channel vectors).
     Rescaling {

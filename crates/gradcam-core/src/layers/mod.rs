@@ -14,6 +14,7 @@ mod fast;
 mod input;
 mod layer_norm;
 mod merge;
+mod preprocessing;
 mod reshape;
 mod separable;
 mod spatial;
@@ -192,6 +193,9 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Box
             size: *size,
             interpolation: *interpolation,
         }),
+        Op::Resize(params) => Box::new(preprocessing::Resize(*params)),
+        Op::CenterCrop { size } => Box::new(preprocessing::CenterCrop(*size)),
+        Op::AutoContrast { value_range } => Box::new(preprocessing::AutoContrast(*value_range)),
         Op::Flatten => Box::new(reshape::Flatten),
         Op::Reshape { target_shape } => Box::new(reshape::Reshape(target_shape.clone())),
         Op::Permute { dims } => Box::new(reshape::Permute::prepare(dims, input_rank)?),

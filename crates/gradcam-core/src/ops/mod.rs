@@ -2,6 +2,7 @@
 
 pub(crate) mod activation;
 pub(crate) mod conv;
+pub(crate) mod image_resize;
 pub(crate) mod pool;
 pub(crate) mod resize;
 pub(crate) mod window;

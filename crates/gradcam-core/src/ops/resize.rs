@@ -3,6 +3,7 @@
 
 use candle_core::Tensor;
 
+use super::image_resize::separable;
 use crate::error::Result;
 
 /// Nearest-neighbour upsampling by integer factors.
@@ -33,12 +34,11 @@ fn bilinear_matrix(len: usize, scale: usize) -> Vec<f32> {
 
 /// Bilinear upsampling by integer factors (TF `resize(..., "bilinear")`, half-pixel centres).
 pub(crate) fn upsample_bilinear(x: &Tensor, size: [usize; 2]) -> Result<Tensor> {
-    let (n, h, w, c) = x.dims4()?;
+    let (_, h, w, _) = x.dims4()?;
     let [sh, sw] = size;
-    let mh = Tensor::from_vec(bilinear_matrix(h, sh), (h * sh, h), x.device())?;
-    let mw = Tensor::from_vec(bilinear_matrix(w, sw), (w * sw, w), x.device())?;
-    let rows = mh.broadcast_matmul(&x.reshape((n, h, w * c))?)?;
-    let rows = rows.reshape((n * h * sh, w, c))?;
-    let out = mw.broadcast_matmul(&rows)?;
-    Ok(out.reshape((n, h * sh, w * sw, c))?)
+    separable(
+        x,
+        (bilinear_matrix(h, sh), h * sh),
+        (bilinear_matrix(w, sw), w * sw),
+    )
 }

@@ -9,6 +9,7 @@ mod dense;
 mod merge;
 mod normalization;
 mod operations;
+mod preprocessing;
 mod registry;
 mod reshaping;
 mod spatial;
@@ -274,6 +275,7 @@ pub(crate) fn rules(op: &Op) -> Box<dyn LayerRules + '_> {
     use self::conv::Convolution;
     use self::merge::Merging;
     use self::normalization::{Axes, Normalizing};
+    use self::preprocessing::Preprocessing;
     use self::reshaping::Reshaping;
     use self::spatial::Spatial;
     match op {
@@ -348,5 +350,8 @@ pub(crate) fn rules(op: &Op) -> Box<dyn LayerRules + '_> {
             Box::new(Spatial::GlobalPool(*keepdims))
         }
         Op::UpSampling2D { size, .. } => Box::new(Spatial::UpSampling(size)),
+        Op::Resize(params) => Box::new(Preprocessing::Resampling(&params.size)),
+        Op::CenterCrop { size } => Box::new(Preprocessing::Resampling(size)),
+        Op::AutoContrast { .. } => Box::new(Preprocessing::Image),
     }
 }

@@ -6,7 +6,8 @@ use serde_json::Value;
 use super::merge::{self, MergeKind};
 use super::operations::{self, KerasOperation, TfFunction};
 use super::{
-    activation, conv, dense, normalization, reshaping, spatial, Arg, LayerInput, ParsedOp,
+    activation, conv, dense, normalization, preprocessing, reshaping, spatial, Arg, LayerInput,
+    ParsedOp,
 };
 use crate::config::LayerConfig;
 use crate::error::{ErrorKind, Result};
@@ -94,6 +95,38 @@ impl LayerKind {
             | "AlphaDropout"
             | "ActivityRegularization"
             | "Identity" => Single(reshaping::identity),
+            "Resizing" => Single(preprocessing::resizing),
+            "CenterCrop" => Single(preprocessing::center_crop),
+            "RandomCrop" => Single(preprocessing::random_crop),
+            "AutoContrast" => Single(preprocessing::auto_contrast),
+            "AugMix"
+            | "CutMix"
+            | "Equalization"
+            | "MaxNumBoundingBoxes"
+            | "MixUp"
+            | "RandAugment"
+            | "RandomBrightness"
+            | "RandomColorDegeneration"
+            | "RandomColorJitter"
+            | "RandomContrast"
+            | "RandomElasticTransform"
+            | "RandomErasing"
+            | "RandomFlip"
+            | "RandomGaussianBlur"
+            | "RandomGrayscale"
+            | "RandomHeight"
+            | "RandomHue"
+            | "RandomInvert"
+            | "RandomPerspective"
+            | "RandomPosterization"
+            | "RandomRotation"
+            | "RandomSaturation"
+            | "RandomSharpness"
+            | "RandomShear"
+            | "RandomTranslation"
+            | "RandomWidth"
+            | "RandomZoom"
+            | "Solarization" => Single(preprocessing::augmentation),
             _ => return None,
         })
     }
