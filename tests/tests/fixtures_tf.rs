@@ -10,15 +10,8 @@ use std::path::Path;
 use gradcam_core::candle_core::Device;
 use gradcam_core::{CamRequest, Network, Target};
 use kerascam_tests::manifest::FixtureCase;
+use kerascam_tests::max_abs_diff;
 use kerascam_tests::{corpus, npy};
-
-fn max_abs(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
 
 #[test]
 fn fixtures_match_tensorflow() {
@@ -73,12 +66,12 @@ fn check_case(dir: &Path, case: &FixtureCase, graph: &keras_import::Graph) -> us
         let scale = logits.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         let got = &at_target[i][0];
         assert!(
-            max_abs(&got.logits, logits) <= 1e-3 * scale,
+            max_abs_diff(&got.logits, logits) <= 1e-3 * scale,
             "{id} img{i}: logits {:?} vs {logits:?}",
             got.logits
         );
         assert!(
-            max_abs(&got.probabilities, &image.probabilities) <= 1e-4,
+            max_abs_diff(&got.probabilities, &image.probabilities) <= 1e-4,
             "{id} img{i}: probabilities"
         );
         for reference in &image.heatmaps {
@@ -99,7 +92,7 @@ fn check_case(dir: &Path, case: &FixtureCase, graph: &keras_import::Graph) -> us
                 [want.shape[0], want.shape[1]],
                 "{id}"
             );
-            let worst = max_abs(&mine.heatmap, &want.data);
+            let worst = max_abs_diff(&mine.heatmap, &want.data);
             assert!(
                 worst <= 1e-3,
                 "{id} img{i} class {class} at {layer}: max |Δ| {worst}"
