@@ -1,7 +1,8 @@
 //! User models with other than RGB inputs (`tests/fixtures/heads/`, made by its
 //! `generate.py` with TensorFlow): a 1-channel model fed PIL's `convert("L")` of each photo and
 //! a 4-channel model fed RGBA (alpha 255 where the photo has none), each in Keras 3 `.keras`
-//! and tf_keras `.h5`. The grey pixels must equal Pillow's bit for bit, and logits,
+//! and tf_keras `.h5`; and a one-unit linear head, a binary logit (classes 0 and 1, class 0
+//! scored by −logit, probability `sigmoid(logit)`). The grey pixels must equal Pillow's bit for bit, and logits,
 //! probabilities and Grad-CAM heatmaps (top two classes, default layer) TensorFlow's. A
 //! 5-channel model and a tampered archive are refused. Missing fixtures fail the test.
 
@@ -44,7 +45,7 @@ fn check_case(dir: &Path, case: &Value) -> [f32; 3] {
         "{id}"
     );
     let mode = ColorMode::from_channels(case["channels"].as_u64().expect("channels") as usize)
-        .expect("1 or 4 channels");
+        .expect("1, 3 or 4 channels");
     let pre = choose_preprocessing(&model.graph, None);
     assert_eq!(pre.as_str(), "none", "{id}: the model rescales inside");
     let net = Network::load(&model.graph, &Device::Cpu).unwrap_or_else(|e| panic!("{id}: {e}"));
@@ -72,10 +73,9 @@ fn check_case(dir: &Path, case: &Value) -> [f32; 3] {
         let logits = floats(&image["logits"]);
         let scale = logits.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         worst[0] = worst[0].max(max_abs_diff(&results[0][0].logits, &logits) / scale);
-        worst[1] = worst[1].max(max_abs_diff(
-            &results[0][0].probabilities,
-            &floats(&image["probabilities"]),
-        ));
+        let probabilities = net.head().class_probabilities(&results[0][0].probabilities);
+        let want = floats(&image["probabilities"]);
+        worst[1] = worst[1].max(max_abs_diff(&probabilities, &want));
         for reference in image["heatmaps"].as_array().expect("heatmaps") {
             let class = reference["class"].as_u64().expect("class") as usize;
             let mine = results[0]
@@ -96,10 +96,10 @@ fn check_case(dir: &Path, case: &Value) -> [f32; 3] {
 }
 
 #[test]
-fn grey_and_rgba_models_match_tensorflow() {
+fn grey_rgba_and_binary_logit_models_match_tensorflow() {
     let (dir, manifest) = fixtures();
     let cases = manifest["cases"].as_array().expect("cases");
-    assert_eq!(cases.len(), 4, "grey and rgba, each .keras and .h5");
+    assert_eq!(cases.len(), 6, "grey, rgba and logit, each .keras and .h5");
     let mut worst = [0.0f32; 3];
     for case in cases {
         let w = check_case(&dir, case);
@@ -112,7 +112,7 @@ fn grey_and_rgba_models_match_tensorflow() {
         }
     }
     println!(
-        "user inputs: {} cases; worst logit {:.1e} relative, probability {:.1e}, heatmap {:.1e}",
+        "user models: {} cases; worst logit {:.1e} relative, probability {:.1e}, heatmap {:.1e}",
         cases.len(),
         worst[0],
         worst[1],

@@ -71,3 +71,22 @@ fn a_tampered_archive_is_refused_in_one_line() {
     let output = kerascam(&[OsStr::new("inspect"), model.as_os_str()]);
     assert_refused(&output, "../outside.txt");
 }
+
+#[test]
+fn a_one_unit_linear_model_is_a_binary_logit() {
+    let output = explain("models/logit_k3.keras", &["--class", "0", "--class", "1"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let number = |i: usize, key: &str| lines[i][key].as_f64().expect(key);
+    let logit = lines[0]["logits"][0].as_f64().expect("logit");
+    assert_eq!(number(0, "score"), -logit);
+    assert_eq!(number(1, "score"), logit);
+    let p = 1.0 / (1.0 + (-logit).exp());
+    assert!((number(1, "probability") - p).abs() < 1e-6);
+    assert!((number(0, "probability") - (1.0 - p)).abs() < 1e-6);
+}
