@@ -2,7 +2,8 @@
 //! `generate.py` with TensorFlow): a 1-channel model fed PIL's `convert("L")` of each photo and
 //! a 4-channel model fed RGBA (alpha 255 where the photo has none), each in Keras 3 `.keras`
 //! and tf_keras `.h5`; and a one-unit linear head, a binary logit (classes 0 and 1, class 0
-//! scored by −logit, probability `sigmoid(logit)`). The grey pixels must equal Pillow's bit for bit, and logits,
+//! scored by −logit, probability `sigmoid(logit)`) and three sigmoid units (independent labels,
+//! each scored by its own logit). The grey pixels must equal Pillow's bit for bit, and logits,
 //! probabilities and Grad-CAM heatmaps (top two classes, default layer) TensorFlow's. A
 //! 5-channel model and a tampered archive are refused. Missing fixtures fail the test.
 
@@ -96,10 +97,14 @@ fn check_case(dir: &Path, case: &Value) -> [f32; 3] {
 }
 
 #[test]
-fn grey_rgba_and_binary_logit_models_match_tensorflow() {
+fn grey_rgba_logit_and_multilabel_models_match_tensorflow() {
     let (dir, manifest) = fixtures();
     let cases = manifest["cases"].as_array().expect("cases");
-    assert_eq!(cases.len(), 6, "grey, rgba and logit, each .keras and .h5");
+    assert_eq!(
+        cases.len(),
+        8,
+        "grey, rgba, logit and multilabel, each .keras and .h5"
+    );
     let mut worst = [0.0f32; 3];
     for case in cases {
         let w = check_case(&dir, case);
