@@ -3,3 +3,12 @@
 pub mod corpus;
 pub mod manifest;
 pub mod npy;
+
+/// The largest absolute element-wise difference of two slices of equal length.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

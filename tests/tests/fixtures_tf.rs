@@ -10,47 +10,25 @@ use std::path::Path;
 use gradcam_core::candle_core::Device;
 use gradcam_core::{CamRequest, Network, Target};
 use kerascam_tests::manifest::FixtureCase;
+use kerascam_tests::max_abs_diff;
 use kerascam_tests::{corpus, npy};
-
-/// Cases whose model uses activations kerascam does not implement (Keras 3's celu,
-/// log_sigmoid, hard_tanh, squareplus, sparse_plus and the shrink family): they must be refused
-/// at import with a typed error naming the layer, never run with a wrong function.
-const REFUSED: &[(&str, &str)] = &[
-    ("act_zoo_k3.keras3-zip", "unsupported_option"),
-    ("act_zoo_k3.keras3-h5", "unsupported_option"),
-];
-
-fn max_abs(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
 
 #[test]
 fn fixtures_match_tensorflow() {
     let (dir, manifest) = corpus::fixtures();
     let mut heatmaps = 0;
-    let mut refused = 0;
     let cases = &manifest.cases;
     for case in cases {
         let id = case.id.as_str();
-        let loaded = keras_import::load_model(&dir.join(&case.file));
-        if let Some((_, kind)) = REFUSED.iter().find(|(c, _)| *c == id) {
-            let err = loaded.expect_err(id);
-            assert_eq!(err.kind().as_str(), *kind, "{id}: {err}");
-            refused += 1;
-            continue;
-        }
-        let model = loaded.unwrap_or_else(|e| panic!("{id}: {e}"));
+        let model =
+            keras_import::load_model(&dir.join(&case.file)).unwrap_or_else(|e| panic!("{id}: {e}"));
         let counts = model.graph.param_counts();
         assert_eq!(counts.total, case.param_count, "{id}");
         assert_eq!(counts.trainable, case.trainable_param_count, "{id}");
         heatmaps += check_case(&dir, case, &model.graph);
     }
     println!(
-        "fixtures: {} cases, {heatmaps} heatmaps within tolerance, {refused} refused as documented",
+        "fixtures: {} cases, {heatmaps} heatmaps within tolerance",
         cases.len()
     );
 }
@@ -88,12 +66,12 @@ fn check_case(dir: &Path, case: &FixtureCase, graph: &keras_import::Graph) -> us
         let scale = logits.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         let got = &at_target[i][0];
         assert!(
-            max_abs(&got.logits, logits) <= 1e-3 * scale,
+            max_abs_diff(&got.logits, logits) <= 1e-3 * scale,
             "{id} img{i}: logits {:?} vs {logits:?}",
             got.logits
         );
         assert!(
-            max_abs(&got.probabilities, &image.probabilities) <= 1e-4,
+            max_abs_diff(&got.probabilities, &image.probabilities) <= 1e-4,
             "{id} img{i}: probabilities"
         );
         for reference in &image.heatmaps {
@@ -114,7 +92,7 @@ fn check_case(dir: &Path, case: &FixtureCase, graph: &keras_import::Graph) -> us
                 [want.shape[0], want.shape[1]],
                 "{id}"
             );
-            let worst = max_abs(&mine.heatmap, &want.data);
+            let worst = max_abs_diff(&mine.heatmap, &want.data);
             assert!(
                 worst <= 1e-3,
                 "{id} img{i} class {class} at {layer}: max |Δ| {worst}"

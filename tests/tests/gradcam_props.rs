@@ -12,6 +12,7 @@ use keras_import::{
     Activation, BinaryOp, Conv2dParams, Graph, Interpolation, Node, NodeId, Op, Operand, Padding,
     Pool2dParams, Shape, Weight,
 };
+use kerascam_tests::max_abs_diff;
 use proptest::collection::{vec, VecStrategy};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -653,14 +654,6 @@ impl CamMethod for ClassicCam {
         let w = Tensor::from_slice(&self.0, self.0.len(), a.device())?;
         Ok(a.broadcast_mul(&w)?.sum(3)?.relu()?)
     }
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 proptest! {

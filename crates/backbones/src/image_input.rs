@@ -67,6 +67,20 @@ pub enum ImageInputError {
         /// The resampler's message.
         reason: String,
     },
+    /// A model input with a channel count other than 1, 3 or 4.
+    #[error("the model takes {channels}-channel images: only 1 (grey), 3 (RGB) and 4 (RGBA) are supported")]
+    Channels {
+        /// The model's channel count.
+        channels: usize,
+    },
+    /// A preprocessing mode defined for RGB only (`caffe`, `torch`) on a grey or RGBA input.
+    #[error("preprocessing `{mode}` is defined for 3-channel (RGB) images, the model takes {channels}: use tf, unit or none")]
+    PreprocessingChannels {
+        /// The mode's name.
+        mode: &'static str,
+        /// The model's channel count.
+        channels: usize,
+    },
     /// A batch whose tensors came out with different sizes.
     #[error(
         "batch image {index} is {height}x{width}, the first is {first_height}x{first_width}: \
@@ -97,6 +111,12 @@ fn limits() -> Limits {
 
 /// Reads and decodes an image file into 8-bit RGB (see [`to_rgb8`] for the conversions).
 pub fn load_image(path: impl AsRef<Path>) -> Result<RgbImage, ImageInputError> {
+    load_photo(path).map(to_rgb8)
+}
+
+/// Reads and decodes an image file as stored (EXIF orientation applied, no colour
+/// conversion), for [`to_rgb8`] or [`crate::to_color_mode`].
+pub fn load_photo(path: impl AsRef<Path>) -> Result<DynamicImage, ImageInputError> {
     let path = path.as_ref();
     let file = path.display().to_string();
     let reader = ImageReader::open(path).map_err(|source| ImageInputError::Io {
@@ -108,13 +128,13 @@ pub fn load_image(path: impl AsRef<Path>) -> Result<RgbImage, ImageInputError> {
 
 /// Decodes an image held in memory; `name` is used in error messages.
 pub fn load_image_from_bytes(bytes: &[u8], name: &str) -> Result<RgbImage, ImageInputError> {
-    decode(ImageReader::new(Cursor::new(bytes)), name)
+    decode(ImageReader::new(Cursor::new(bytes)), name).map(to_rgb8)
 }
 
 fn decode<R: BufRead + Seek>(
     reader: ImageReader<R>,
     file: &str,
-) -> Result<RgbImage, ImageInputError> {
+) -> Result<DynamicImage, ImageInputError> {
     let mut reader = reader
         .with_guessed_format()
         .map_err(|source| ImageInputError::Io {
@@ -127,7 +147,7 @@ fn decode<R: BufRead + Seek>(
     let orientation = decoder.orientation().map_err(classify)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
     image.apply_orientation(orientation);
-    Ok(to_rgb8(image))
+    Ok(image)
 }
 
 fn classify_error(file: &str, source: image::ImageError) -> ImageInputError {

@@ -7,11 +7,13 @@
 //! - [`Preprocessing`] and [`choose_preprocessing`]: the five modes (`caffe`, `tf`, `torch`,
 //!   `none`, `unit`) and the automatic choice.
 //! - [`load_image`], [`to_tensor`], [`to_batch`]: decoding (EXIF orientation, grey/alpha/16-bit
-//!   handled, decompression-bomb limits) and bilinear resizing.
+//!   handled, decompression-bomb limits) and bilinear resizing; [`load_photo`],
+//!   [`to_color_mode`], [`pixels_to_tensor`] for grey (1-channel) and RGBA (4-channel) models.
 //!
 //! See `docs/backbones.md` in the repository for the supported families and resampling notes.
 
 mod auto_preprocessing;
+mod channels;
 mod detect;
 mod evidence;
 mod image_input;
@@ -23,11 +25,14 @@ mod tensor;
 mod test_graph;
 
 pub use auto_preprocessing::{choose_preprocessing, normalises_input};
+pub use channels::{pil_luma, to_color_mode, ColorMode, Pixels};
 pub use detect::{detect, Detection, ACCEPT};
 pub use image_input::{
-    load_image, load_image_from_bytes, to_rgb8, ImageInputError, MAX_DECODE_BYTES, MAX_IMAGE_SIDE,
+    load_image, load_image_from_bytes, load_photo, to_rgb8, ImageInputError, MAX_DECODE_BYTES,
+    MAX_IMAGE_SIDE,
 };
 pub use preprocessing::{Preprocessing, UnknownPreprocessing};
 pub use tensor::{
-    resize_bilinear, target_size, to_batch, to_tensor, InputTensor, FREE_SIZE_MAX_SIDE,
+    pixels_to_tensor, resize_bilinear, target_size, to_batch, to_tensor, InputTensor,
+    FREE_SIZE_MAX_SIDE,
 };

@@ -47,6 +47,12 @@ impl Preprocessing {
         }
     }
 
+    /// Whether the mode is defined for images of `channels` channels: `caffe` and `torch`
+    /// have per-RGB-channel constants (3 only); `tf`, `unit` and `none` act on each value.
+    pub fn accepts_channels(self, channels: usize) -> bool {
+        !matches!(self, Preprocessing::Caffe | Preprocessing::Torch) || channels == 3
+    }
+
     /// Preprocesses NHWC RGB pixels in `[0, 255]` in place. The length should be a multiple of
     /// 3 (channels last); a trailing partial pixel is left unchanged.
     pub fn apply(self, nhwc: &mut [f32]) {

@@ -4,6 +4,7 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 
+use crate::channels::{ColorMode, Pixels};
 use crate::image_input::ImageInputError;
 use crate::preprocessing::Preprocessing;
 
@@ -11,10 +12,10 @@ use crate::preprocessing::Preprocessing;
 /// images are scaled down, aspect ratio kept, so that their longest side is this many pixels.
 pub const FREE_SIZE_MAX_SIDE: u32 = 1024;
 
-/// A preprocessed batch in NHWC layout with 3 channels.
+/// A preprocessed batch in NHWC layout (3 channels, or 1 or 4 from [`pixels_to_tensor`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputTensor {
-    /// `batch * height * width * 3` values, row-major NHWC.
+    /// `batch * height * width * channels` values, row-major NHWC.
     pub data: Vec<f32>,
     /// Number of images.
     pub batch: usize,
@@ -22,12 +23,19 @@ pub struct InputTensor {
     pub height: u32,
     /// Width in pixels.
     pub width: u32,
+    /// Samples per pixel.
+    pub channels: usize,
 }
 
 impl InputTensor {
-    /// The shape `[batch, height, width, 3]`.
+    /// The shape `[batch, height, width, channels]`.
     pub fn shape(&self) -> [usize; 4] {
-        [self.batch, self.height as usize, self.width as usize, 3]
+        [
+            self.batch,
+            self.height as usize,
+            self.width as usize,
+            self.channels,
+        ]
     }
 }
 
@@ -59,26 +67,56 @@ pub fn resize_bilinear(
     height: u32,
 ) -> Result<RgbImage, ImageInputError> {
     let (iw, ih) = image.dimensions();
+    let data = resize_raw(image.as_raw(), (iw, ih), PixelType::U8x3, (width, height))?;
+    RgbImage::from_raw(width, height, data).ok_or_else(|| ImageInputError::Resize {
+        width,
+        height,
+        reason: "the resized buffer has the wrong length".into(),
+    })
+}
+
+/// [`resize_bilinear`] for any of the three colour layouts; each channel (alpha too) is
+/// filtered on its own, without premultiplying by alpha.
+fn resize_pixels(pixels: &Pixels, width: u32, height: u32) -> Result<Pixels, ImageInputError> {
+    let pixel_type = match pixels.mode {
+        ColorMode::Grey => PixelType::U8,
+        ColorMode::Rgb => PixelType::U8x3,
+        ColorMode::Rgba => PixelType::U8x4,
+    };
+    let size = (pixels.width, pixels.height);
+    Ok(Pixels {
+        width,
+        height,
+        mode: pixels.mode,
+        data: resize_raw(&pixels.data, size, pixel_type, (width, height))?,
+    })
+}
+
+/// The shared resize: `raw` holds `size.0 × size.1` pixels of `pixel_type`.
+fn resize_raw(
+    raw: &[u8],
+    (iw, ih): (u32, u32),
+    pixel_type: PixelType,
+    (width, height): (u32, u32),
+) -> Result<Vec<u8>, ImageInputError> {
     if iw == 0 || ih == 0 || width == 0 || height == 0 {
         return Err(ImageInputError::EmptySize { width, height });
     }
     if (iw, ih) == (width, height) {
-        return Ok(image.clone());
+        return Ok(raw.to_vec());
     }
     let refused = |reason: String| ImageInputError::Resize {
         width,
         height,
         reason,
     };
-    let src = ImageRef::new(iw, ih, image.as_raw(), PixelType::U8x3)
-        .map_err(|e| refused(e.to_string()))?;
-    let mut dst = Image::new(width, height, PixelType::U8x3);
+    let src = ImageRef::new(iw, ih, raw, pixel_type).map_err(|e| refused(e.to_string()))?;
+    let mut dst = Image::new(width, height, pixel_type);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     Resizer::new()
         .resize(&src, &mut dst, &options)
         .map_err(|e| refused(e.to_string()))?;
-    RgbImage::from_raw(width, height, dst.into_vec())
-        .ok_or_else(|| refused("the resized buffer has the wrong length".into()))
+    Ok(dst.into_vec())
 }
 
 /// One image to a `[1, H, W, 3]` tensor: resized (see [`target_size`], [`resize_bilinear`]),
@@ -89,7 +127,31 @@ pub fn to_tensor(
     width: Option<u32>,
     preprocessing: Preprocessing,
 ) -> Result<InputTensor, ImageInputError> {
-    let (iw, ih) = image.dimensions();
+    let pixels = Pixels {
+        width: image.width(),
+        height: image.height(),
+        mode: ColorMode::Rgb,
+        data: image.as_raw().clone(),
+    };
+    pixels_to_tensor(&pixels, height, width, preprocessing)
+}
+
+/// [`to_tensor`] for pixels in any colour layout: a `[1, H, W, C]` tensor. `caffe` and
+/// `torch` are refused for other than 3 channels ([`Preprocessing::accepts_channels`]).
+pub fn pixels_to_tensor(
+    pixels: &Pixels,
+    height: Option<u32>,
+    width: Option<u32>,
+    preprocessing: Preprocessing,
+) -> Result<InputTensor, ImageInputError> {
+    let channels = pixels.mode.channels();
+    if !preprocessing.accepts_channels(channels) {
+        return Err(ImageInputError::PreprocessingChannels {
+            mode: preprocessing.as_str(),
+            channels,
+        });
+    }
+    let (iw, ih) = (pixels.width, pixels.height);
     if iw == 0 || ih == 0 {
         return Err(ImageInputError::EmptySize {
             width: iw,
@@ -103,14 +165,15 @@ pub fn to_tensor(
             height: h,
         });
     }
-    let resized = resize_bilinear(image, w, h)?;
-    let mut data: Vec<f32> = resized.as_raw().iter().map(|&v| f32::from(v)).collect();
+    let resized = resize_pixels(pixels, w, h)?;
+    let mut data: Vec<f32> = resized.data.iter().map(|&v| f32::from(v)).collect();
     preprocessing.apply(&mut data);
     Ok(InputTensor {
         data,
         batch: 1,
         height: h,
         width: w,
+        channels,
     })
 }
 

@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use backbones::ColorMode;
 use gradcam_core::candle_core::Device;
 use gradcam_core::{CamRequest, CamResult, HeadInfo, Network, Target};
 use image::RgbImage;
@@ -70,6 +71,8 @@ struct Job<'a> {
     request: CamRequest,
     overlay: OverlayOptions,
     input_size: Option<(usize, usize)>,
+    /// The colour layout the model takes (1, 3 or 4 channels).
+    color: ColorMode,
 }
 
 /// Runs `kerascam explain`. Exit code 0 when every photo was explained, 1 when some failed.
@@ -85,7 +88,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         // A model without a feature map is refused before any photo is read.
         gradcam_core::default_target_layer(graph)?;
     }
-    let input_size = fixed_input_size(&session)?;
+    let (input_size, color) = model_input(&session, &args.model)?;
     let network = if input_size.is_some() {
         // The network takes over the weights: only a free-size model, prepared again for
         // each photo size, needs the graph to keep them.
@@ -122,6 +125,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         request,
         overlay,
         input_size,
+        color,
     };
     let failures = job.run_all(&images)?;
     if failures > 0 {
@@ -179,20 +183,30 @@ fn targets(args: &ExplainArgs, num_classes: usize) -> Result<Vec<Target>> {
     })
 }
 
-fn fixed_input_size(session: &Session) -> Result<Option<(usize, usize)>> {
+/// The model's fixed input size (`None` when free) and colour layout; a channel count other
+/// than 1, 3 or 4, or a preprocessing mode the layout has no meaning for, is refused.
+fn model_input(session: &Session, file: &Path) -> Result<(Option<(usize, usize)>, ColorMode)> {
     let graph = &session.model.graph;
     let shape = graph
         .inputs
         .first()
         .map(|&i| graph.nodes[i].output_shape.clone())
         .unwrap_or_default();
-    match shape.as_slice() {
-        [Some(h), Some(w), Some(3)] => Ok(Some((*h, *w))),
-        [_, _, Some(3)] => Ok(None),
-        _ => Err(CliError::Usage(format!(
-            "the model input {shape:?} is not an RGB image (h, w, 3)"
-        ))),
+    let file = file.display();
+    let [h, w, Some(channels)] = shape.as_slice() else {
+        return Err(CliError::Usage(format!(
+            "{file}: the model input {shape:?} is not an image (h, w, channels)"
+        )));
+    };
+    let color =
+        ColorMode::from_channels(*channels).map_err(|e| CliError::Usage(format!("{file}: {e}")))?;
+    let mode = session.preprocessing;
+    if !mode.accepts_channels(*channels) {
+        return Err(CliError::Usage(format!(
+            "{file}: preprocessing `{mode}` is defined for RGB (3-channel) models; this model takes {channels} channel(s): use --preprocess tf, unit or none"
+        )));
     }
+    Ok((h.zip(*w), color))
 }
 
 /// Refuses an output location that would overwrite one of the inputs.
@@ -293,12 +307,15 @@ impl Job<'_> {
     }
 
     fn prepare<'a>(&self, input: &'a InputImage) -> Result<Prepared<'a>> {
-        let photo = backbones::load_image(&input.path)?;
+        let decoded = backbones::load_photo(&input.path)?;
         let (height, width) = match self.input_size {
             Some((h, w)) => (Some(h as u32), Some(w as u32)),
             None => (None, None),
         };
-        let tensor = backbones::to_tensor(&photo, height, width, self.session.preprocessing)?;
+        let pixels = backbones::to_color_mode(decoded.clone(), self.color);
+        let photo = backbones::to_rgb8(decoded);
+        let tensor =
+            backbones::pixels_to_tensor(&pixels, height, width, self.session.preprocessing)?;
         Ok(Prepared {
             input,
             photo,

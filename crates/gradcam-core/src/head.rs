@@ -87,13 +87,15 @@ pub fn find_head(graph: &Graph) -> Result<HeadInfo> {
     }
 }
 
-/// The one place that says how a head's logits become class scores: a one-unit sigmoid
-/// head has two classes (0 scores the negated logit, 1 the logit); any other head has one
-/// class per logit.
+/// The one place that says how a head's logits become class scores: one unit, sigmoid or
+/// linear (a binary logit, as trained with `from_logits=True`), is two classes (0 scores the
+/// negated logit, 1 the logit, probability `sigmoid(logit)`); any other head has one class per
+/// logit (several sigmoid units are independent labels, each scored by its own logit).
 impl HeadInfo {
-    /// Whether `logits_len` logits of this head are one sigmoid unit read as two classes.
+    /// Whether `logits_len` logits of this head are one unit (sigmoid or linear) read as two
+    /// classes.
     fn is_binary(&self, logits_len: usize) -> bool {
-        self.kind == Head::Sigmoid && logits_len == 1
+        matches!(self.kind, Head::Sigmoid | Head::Linear) && logits_len == 1
     }
 
     /// Number of classes a target may name for `logits_len` logits.
@@ -128,11 +130,15 @@ impl HeadInfo {
         }
     }
 
-    /// Per-class probabilities from the model output: the output itself, or for a one-unit
-    /// sigmoid `[1 − p, p]`.
+    /// Per-class probabilities from the model output: the output itself; for a one-unit
+    /// sigmoid `[1 − p, p]`; for a one-unit linear logit `l`, `p = sigmoid(l)`.
     pub fn class_probabilities(&self, output: &[f32]) -> Vec<f32> {
-        match output {
-            [p] if self.is_binary(1) => vec![1.0 - p, *p],
+        match (output, self.kind) {
+            ([l], Head::Linear) => {
+                let p = 1.0 / (1.0 + (-l).exp());
+                vec![1.0 - p, p]
+            }
+            ([p], Head::Sigmoid) => vec![1.0 - p, *p],
             _ => output.to_vec(),
         }
     }

@@ -31,6 +31,9 @@ pub enum ErrorKind {
     InvalidGraph,
     /// A size or count beyond the importer's sanity limits.
     TooLarge,
+    /// A `.keras` archive with an entry whose name is absolute or climbs out (`../`): a
+    /// tampered file, refused although nothing is ever extracted.
+    UnsafeZipEntry,
     /// Reading the file from disk failed.
     Io,
 }
@@ -51,6 +54,7 @@ impl ErrorKind {
             ErrorKind::UnsupportedOption => "unsupported_option",
             ErrorKind::InvalidGraph => "invalid_graph",
             ErrorKind::TooLarge => "too_large",
+            ErrorKind::UnsafeZipEntry => "unsafe_zip_entry",
             ErrorKind::Io => "io",
         }
     }

@@ -213,6 +213,41 @@ pub enum Activation {
     Mish,
     /// exp(x).
     Exponential,
+    /// x for x > 0, alpha · x otherwise (`leaky_relu`, Keras' default alpha 0.2).
+    LeakyRelu {
+        /// Negative-side slope.
+        alpha: f32,
+    },
+    /// x − max − ln Σ exp(x − max) over the last axis (`log_softmax`).
+    LogSoftmax,
+    /// max(x, 0) + alpha · expm1(min(x, 0) / alpha) (`celu`, alpha 1).
+    Celu {
+        /// Negative-side scale.
+        alpha: f32,
+    },
+    /// −softplus(−x) (`log_sigmoid`).
+    LogSigmoid,
+    /// clip(x, −1, 1) (`hard_tanh`).
+    HardTanh,
+    /// (x + √(x² + b)) / 2 (`squareplus`, b 4).
+    Squareplus {
+        /// The curvature constant.
+        b: f32,
+    },
+    /// 0 for x ≤ −1, (x + 1)² / 4 for −1 < x < 1, x otherwise (`sparse_plus`).
+    SparsePlus,
+    /// x − t for x > t, x + t for x < −t, 0 otherwise (`soft_shrink`, t 0.5).
+    SoftShrink {
+        /// The threshold t.
+        threshold: f32,
+    },
+    /// x for |x| > t, 0 otherwise (`hard_shrink`, t 0.5).
+    HardShrink {
+        /// The threshold t.
+        threshold: f32,
+    },
+    /// x − tanh(x) (`tanh_shrink`).
+    TanhShrink,
 }
 
 /// Binary element-wise operations (merge layers, Keras 3 operation nodes, TF-op layers).

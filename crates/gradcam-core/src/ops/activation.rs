@@ -94,7 +94,72 @@ pub(crate) fn apply(x: &Tensor, act: Activation) -> Result<Tensor> {
         Activation::Mish => x.mul(&softplus(x)?.tanh()?)?,
         Activation::Softsign => x.div(&x.abs()?.affine(1.0, 1.0)?)?,
         Activation::Exponential => x.exp()?,
+        Activation::LeakyRelu { alpha } => leaky_relu(x, alpha)?,
+        Activation::LogSoftmax => log_softmax(x, x.rank().saturating_sub(1))?,
+        Activation::LogSigmoid => softplus(&x.neg()?)?.neg()?,
+        Activation::TanhShrink => x.sub(&x.tanh()?)?,
+        Activation::Squareplus { b } => x
+            .sqr()?
+            .affine(1.0, b as f64)?
+            .sqrt()?
+            .add(x)?
+            .affine(0.5, 0.0)?,
+        Activation::Celu { alpha } => celu(x, alpha)?,
+        Activation::HardTanh => clip_inclusive(x, -1.0, 1.0)?,
+        Activation::SparsePlus => sparse_plus(x)?,
+        Activation::SoftShrink { threshold } => soft_shrink(x, threshold)?,
+        Activation::HardShrink { threshold } => {
+            x.mul(&mask(x.detach().abs()?.gt(threshold as f64))?)?
+        }
     })
+}
+
+/// ln softmax over `dim`: x − max − ln Σ exp(x − max), the max held constant (exact backward).
+fn log_softmax(x: &Tensor, dim: usize) -> Result<Tensor> {
+    let z = x.broadcast_sub(&x.detach().max_keepdim(dim)?)?;
+    let lse = z.exp()?.sum_keepdim(dim)?.log()?;
+    Ok(z.broadcast_sub(&lse)?)
+}
+
+/// CELU as Keras writes it, `max(x, 0) + alpha · expm1(min(x, 0) / alpha)`, with TF's
+/// gradients of `maximum` and `minimum` (both pass at x = 0).
+fn celu(x: &Tensor, alpha: f32) -> Result<Tensor> {
+    let d = x.detach();
+    let pos = x.mul(&mask(d.ge(0.0))?)?;
+    let neg = x.mul(&mask(d.le(0.0))?)?;
+    let tail = neg.affine(1.0 / alpha as f64, 0.0)?.exp()?;
+    Ok(pos.add(&tail.affine(alpha as f64, -(alpha as f64))?)?)
+}
+
+/// `clip_by_value(x, lo, hi)`: TensorFlow's gradient is 1 on the closed interval [lo, hi].
+fn clip_inclusive(x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
+    if !x.track_op() {
+        return Ok(x.clamp(lo, hi)?);
+    }
+    let d = x.detach();
+    let inside = mask(d.ge(lo as f64))?.mul(&mask(d.le(hi as f64))?)?;
+    let outside = d.clamp(lo, hi)?.mul(&inside.affine(-1.0, 1.0)?)?;
+    Ok(x.mul(&inside)?.add(&outside)?)
+}
+
+/// sparse_plus: 0 for x ≤ −1, (x + 1)² / 4 inside, x for x ≥ 1. The square is taken of the
+/// masked `x + 1`, so no huge input can turn into `0 · inf`.
+fn sparse_plus(x: &Tensor) -> Result<Tensor> {
+    let d = x.detach();
+    let low = mask(d.le(-1.0))?;
+    let high = mask(d.ge(1.0))?;
+    let mid = low.add(&high)?.affine(-1.0, 1.0)?;
+    let inner = x.affine(1.0, 1.0)?.mul(&mid)?.sqr()?.affine(0.25, 0.0)?;
+    Ok(inner.add(&x.mul(&high)?)?)
+}
+
+/// soft_shrink: x − t above t, x + t below −t, 0 between, as `x · a + b`.
+fn soft_shrink(x: &Tensor, t: f32) -> Result<Tensor> {
+    let d = x.detach();
+    let pos = mask(d.gt(t as f64))?;
+    let neg = mask(d.lt(-t as f64))?;
+    let b = neg.sub(&pos)?.affine(t as f64, 0.0)?;
+    Ok(x.mul(&pos.add(&neg)?)?.add(&b)?)
 }
 
 /// ln(1 + exp(x)) as relu(x) + ln(1 + exp(−|x|)), which never overflows.

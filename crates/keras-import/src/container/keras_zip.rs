@@ -40,6 +40,7 @@ impl KerasArchive {
                 format!("the zip archive is damaged: {e}"),
             )
         })?;
+        refuse_unsafe_names(&archive, file)?;
         let available = bytes.len();
         let config = read_member(&mut archive, CONFIG_MEMBER, MAX_JSON_BYTES, available)
             .map_err(|e| e.into_import_error(file, ErrorKind::BadJson))?
@@ -63,6 +64,30 @@ impl KerasArchive {
             weights,
         })
     }
+}
+
+/// Refuses an archive holding an entry whose name is absolute (`/x`, `\\x`, `C:x`) or has a
+/// `..` component: Keras never writes one, so the file was tampered with.
+fn refuse_unsafe_names(archive: &zip::ZipArchive<Cursor<&[u8]>>, file: &str) -> Result<()> {
+    let unsafe_name = archive
+        .file_names()
+        .filter_map(|name| name.ok())
+        .find(|name| is_unsafe_name(name));
+    match unsafe_name {
+        Some(name) => Err(ImportError::new(
+            ErrorKind::UnsafeZipEntry,
+            file,
+            format!("the archive holds the entry {name:?}, which is absolute or climbs out of the archive: refused as tampered"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Whether an entry name is absolute or climbs out with a `..` component.
+fn is_unsafe_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
+    name.starts_with(['/', '\\']) || drive || name.split(['/', '\\']).any(|part| part == "..")
 }
 
 /// Why one member could not be read.
@@ -142,4 +167,53 @@ fn utf8(bytes: Vec<u8>, member: &str, file: &str) -> Result<String> {
             format!("{member} is not UTF-8 text: {e}"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Write};
+
+    use super::{is_unsafe_name, KerasArchive};
+    use crate::error::ErrorKind;
+
+    /// A stored (uncompressed) archive holding `names`, each with a few bytes of JSON.
+    fn archive(names: &[&str]) -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for name in names {
+            writer.start_file(*name, options).unwrap();
+            writer.write_all(b"{}").unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_climbing_entry_is_refused_as_tampered() {
+        let ok = archive(&["config.json", "assets/x.txt"]);
+        assert!(KerasArchive::read(&ok, "m.keras").is_ok());
+        for bad in ["../outside.txt", "/etc/passwd", "assets/../../x"] {
+            let bytes = archive(&["config.json", bad]);
+            let err = KerasArchive::read(&bytes, "m.keras").unwrap_err();
+            assert_eq!(err.kind, ErrorKind::UnsafeZipEntry, "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn absolute_and_climbing_names_are_unsafe() {
+        for name in [
+            "/etc/passwd",
+            "\\x",
+            "C:x",
+            "../x",
+            "a/../../x",
+            "a\\..\\x",
+            "..",
+        ] {
+            assert!(is_unsafe_name(name), "{name}");
+        }
+        for name in ["config.json", "assets/a..b", "a/b/", "..x", "x.."] {
+            assert!(!is_unsafe_name(name), "{name}");
+        }
+    }
 }

@@ -40,6 +40,16 @@ pub(crate) fn activation_by_name(name: &str, dialect: Dialect) -> Option<Activat
         "softsign" => Activation::Softsign,
         "mish" => Activation::Mish,
         "exponential" => Activation::Exponential,
+        "leaky_relu" => Activation::LeakyRelu { alpha: 0.2 },
+        "log_softmax" => Activation::LogSoftmax,
+        "celu" => Activation::Celu { alpha: 1.0 },
+        "log_sigmoid" => Activation::LogSigmoid,
+        "hard_tanh" => Activation::HardTanh,
+        "squareplus" => Activation::Squareplus { b: 4.0 },
+        "sparse_plus" => Activation::SparsePlus,
+        "soft_shrink" => Activation::SoftShrink { threshold: 0.5 },
+        "hard_shrink" => Activation::HardShrink { threshold: 0.5 },
+        "tanh_shrink" => Activation::TanhShrink,
         _ => return None,
     })
 }
@@ -232,8 +242,12 @@ mod tests {
             Activation::Gelu { approximate: false }
         );
         assert_eq!(
-            parse(json!("celu"), Dialect::Keras3).unwrap_err().kind,
+            parse(json!("sparsemax"), Dialect::Keras3).unwrap_err().kind,
             ErrorKind::UnsupportedOption
+        );
+        assert_eq!(
+            parse(json!("celu"), Dialect::Keras3).unwrap(),
+            Activation::Celu { alpha: 1.0 }
         );
         assert_eq!(
             parse(json!(3), Dialect::Keras3).unwrap_err().kind,
