@@ -3,7 +3,6 @@
 //! runner-up), the Dense-only model's NoFeatureMap error, and the default target layer of
 //! every config. The cases run one image at a time and again all in one batch.
 
-use gradcam_core::candle_core::Device;
 use gradcam_core::{
     default_target_layer, CamRequest, CamResult, ErrorKind, Network, Prediction, Target,
 };
@@ -61,7 +60,7 @@ fn check_cases(batched: bool) {
         let model = keras_import::load_model(&dir.join(case["file"].as_str().expect("file")))
             .unwrap_or_else(|e| panic!("{id}: load: {e}"));
         let shape = f32s(&case["input_shape"]);
-        let net = Network::load(&model.graph, &Device::Cpu)
+        let net = Network::load(&model.graph, &kerascam_tests::device())
             .and_then(|n| n.with_input_size(shape[0] as usize, shape[1] as usize))
             .unwrap_or_else(|e| panic!("{id}: executor: {e}"));
         let want_layer = case["target_layer"].as_str().expect("target_layer");
@@ -212,7 +211,7 @@ fn dense_only_model_has_no_feature_map() {
         err.to_string().contains("no convolutional feature map"),
         "{err}"
     );
-    let net = Network::load(&model.graph, &Device::Cpu).expect("executor");
+    let net = Network::load(&model.graph, &kerascam_tests::device()).expect("executor");
     let n: usize = net
         .input_shape()
         .iter()

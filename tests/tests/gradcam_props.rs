@@ -3,7 +3,7 @@
 //! invariance to positive scaling of the head, and autodiff gradients against central
 //! finite differences through every tracked layer kind.
 
-use gradcam_core::candle_core::{Device, Tensor};
+use gradcam_core::candle_core::Tensor;
 use gradcam_core::{CamMethod, CamRequest, Network, Target};
 use keras_import::{
     Activation, BinaryOp, Conv2dParams, Graph, Interpolation, Node, NodeId, Op, Operand, Padding,
@@ -516,7 +516,7 @@ proptest! {
     #[test]
     fn gradient_matches_finite_differences(seed in any::<u64>(), variant in 0u8..2, class in 0usize..4) {
         let (graph, target) = kitchen_sink(seed, variant);
-        let net = Network::load(&graph, &Device::Cpu).expect("load");
+        let net = Network::load(&graph, &kerascam_tests::device()).expect("load");
         let mut rng = Rng(seed ^ 0xABCD);
         let x: Vec<f32> = rng.vec(H * W * C, 1.0);
         let v: Vec<f32> = rng.vec(C, 1.0);
@@ -609,7 +609,7 @@ proptest! {
     #[test]
     fn gap_dense_gradcam_is_classic_cam(seed in any::<u64>(), class in 0usize..3) {
         let (graph, feat, kernel) = gap_dense(seed);
-        let net = Network::load(&graph, &Device::Cpu).expect("load");
+        let net = Network::load(&graph, &kerascam_tests::device()).expect("load");
         let x = Rng(seed ^ 7).vec(H * W * C, 1.0);
         let k = &graph.weights[kernel];
         let column: Vec<f32> = (0..6).map(|i| k.data[i * 3 + class]).collect();
@@ -627,7 +627,7 @@ proptest! {
     #[test]
     fn heatmap_range_batch_and_scale_invariance(seed in any::<u64>(), variant in 0u8..2, factor in 0.1f32..10.0) {
         let (mut graph, _) = kitchen_sink(seed, variant);
-        let net = Network::load(&graph, &Device::Cpu).expect("load");
+        let net = Network::load(&graph, &kerascam_tests::device()).expect("load");
         let n = 3;
         let x = Rng(seed ^ 99).vec(n * H * W * C, 1.0);
         let req = CamRequest { layer: None, targets: Target::top_k(2) };
@@ -652,7 +652,7 @@ proptest! {
                 *v *= factor;
             }
         }
-        let scaled = Network::load(&graph, &Device::Cpu).expect("load scaled");
+        let scaled = Network::load(&graph, &kerascam_tests::device()).expect("load scaled");
         let classes: Vec<Target> = batch[0].iter().map(|r| Target::Class(r.class)).collect();
         let fixed = CamRequest { layer: None, targets: classes };
         let before = net.grad_cam(&x[..H * W * C], 1, &fixed).expect("before");
@@ -731,8 +731,8 @@ proptest! {
         let (fused, fused_layers) = fold_chain(seed, false);
         let (plain, plain_layers) = fold_chain(seed, true);
         let (fused_net, plain_net) = (
-            Network::load(&fused, &Device::Cpu).expect("load"),
-            Network::load(&plain, &Device::Cpu).expect("load"),
+            Network::load(&fused, &kerascam_tests::device()).expect("load"),
+            Network::load(&plain, &kerascam_tests::device()).expect("load"),
         );
         let (fused_debug, plain_debug) = (format!("{fused_net:?}"), format!("{plain_net:?}"));
         prop_assert!(fused_debug.contains("fused_residual_sums: 2"), "{}", fused_debug);
@@ -822,8 +822,8 @@ fn panels_are_invisible_at_every_target() {
     for seed in [1, 2] {
         let (convs, conv_layers) = panel_chain(seed, false);
         let (dense, dense_layers) = panel_chain(seed, true);
-        let conv_net = Network::load(&convs, &Device::Cpu).expect("load");
-        let dense_net = Network::load(&dense, &Device::Cpu).expect("load");
+        let conv_net = Network::load(&convs, &kerascam_tests::device()).expect("load");
+        let dense_net = Network::load(&dense, &kerascam_tests::device()).expect("load");
         let debug = format!("{conv_net:?}");
         assert!(debug.contains("kernels_as_panels: 2"), "{debug}");
         assert!(format!("{dense_net:?}").contains("kernels_as_panels: 0"));
@@ -881,8 +881,8 @@ fn expansion_fused_into_depthwise_is_invisible_at_every_target() {
     for seed in [1u64, 2] {
         let (fused, fused_layers) = expansion_chain(seed, false);
         let (plain, plain_layers) = expansion_chain(seed, true);
-        let fused_net = Network::load(&fused, &Device::Cpu).expect("load");
-        let plain_net = Network::load(&plain, &Device::Cpu).expect("load");
+        let fused_net = Network::load(&fused, &kerascam_tests::device()).expect("load");
+        let plain_net = Network::load(&plain, &kerascam_tests::device()).expect("load");
         assert!(
             format!("{fused_net:?}").contains("fused_expansions: 1"),
             "{fused_net:?}"
@@ -906,8 +906,9 @@ fn expansion_fused_into_depthwise_is_invisible_at_every_target() {
 fn load_releasing_matches_load_and_frees_the_weights() {
     let (graph, _) = kitchen_sink(7, 0);
     let mut released = graph.clone();
-    let kept = Network::load(&graph, &Device::Cpu).expect("load");
-    let taken = Network::load_releasing(&mut released, &Device::Cpu).expect("load_releasing");
+    let kept = Network::load(&graph, &kerascam_tests::device()).expect("load");
+    let taken =
+        Network::load_releasing(&mut released, &kerascam_tests::device()).expect("load_releasing");
     assert!(released.weights.iter().all(|w| w.data.is_empty()));
     assert_eq!(released.param_counts(), graph.param_counts());
     let x = Rng(5).vec(2 * H * W * C, 1.0);
