@@ -7,7 +7,6 @@
 
 use std::path::Path;
 
-use gradcam_core::candle_core::Device;
 use gradcam_core::{CamRequest, Network, Target};
 use kerascam_tests::manifest::FixtureCase;
 use kerascam_tests::max_abs_diff;
@@ -35,7 +34,8 @@ fn fixtures_match_tensorflow() {
 
 fn check_case(dir: &Path, case: &FixtureCase, graph: &keras_import::Graph) -> usize {
     let id = case.id.as_str();
-    let net = Network::load(graph, &Device::Cpu).unwrap_or_else(|e| panic!("{id}: {e}"));
+    let net =
+        Network::load(graph, &kerascam_tests::device()).unwrap_or_else(|e| panic!("{id}: {e}"));
     let input = npy::read_f32(&dir.join(&case.input));
     let n = input.shape[0];
     let target = case.target_layer.as_str();

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use gradcam_core::candle_core::Device;
 use gradcam_core::{
     default_target_layer, CamRequest, CamResult, ErrorKind, Network, Prediction, Target,
 };
@@ -55,7 +54,7 @@ fn check_cases(batched: bool) {
         let model = keras_import::load_model(&dir.join(&case.file))
             .unwrap_or_else(|e| panic!("{id}: load: {e}"));
         let shape = &case.input_shape;
-        let net = Network::load(&model.graph, &Device::Cpu)
+        let net = Network::load(&model.graph, &kerascam_tests::device())
             .and_then(|n| n.with_input_size(shape[0], shape[1]))
             .unwrap_or_else(|e| panic!("{id}: executor: {e}"));
         let images = &case.images;
@@ -216,7 +215,7 @@ fn dense_only_model_has_no_feature_map() {
         err.to_string().contains("no convolutional feature map"),
         "{err}"
     );
-    let net = Network::load(&model.graph, &Device::Cpu).expect("executor");
+    let net = Network::load(&model.graph, &kerascam_tests::device()).expect("executor");
     let n: usize = net
         .input_shape()
         .iter()

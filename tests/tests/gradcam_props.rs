@@ -6,7 +6,7 @@
 //! Weights and inputs are drawn by proptest (uniform in [-1, 1), then scaled per weight), so a
 //! failure shrinks them; the plain tests take one fixed draw of the same strategies.
 
-use gradcam_core::candle_core::{Device, Tensor};
+use gradcam_core::candle_core::Tensor;
 use gradcam_core::{CamMethod, CamRequest, Network, Target};
 use keras_import::{
     Activation, BinaryOp, Conv2dParams, Graph, Interpolation, Node, NodeId, Op, Operand, Padding,
@@ -581,7 +581,7 @@ proptest! {
     ) {
         let (blueprint, target) = kitchen_sink(variant);
         let graph = blueprint.build(&weights);
-        let net = Network::load(&graph, &Device::Cpu).expect("load");
+        let net = Network::load(&graph, &kerascam_tests::device()).expect("load");
         let probe = GradientProbe(v.clone());
         let cam = net.cam_with(&probe, &x, 1, &request(&graph, target, class)).expect("cam");
         let autodiff = &cam[0][0].raw_cam;
@@ -668,7 +668,7 @@ proptest! {
     ) {
         let (blueprint, feat, kernel) = gap_dense();
         let graph = blueprint.build(&weights);
-        let net = Network::load(&graph, &Device::Cpu).expect("load");
+        let net = Network::load(&graph, &kerascam_tests::device()).expect("load");
         let k = &graph.weights[kernel];
         let column: Vec<f32> = (0..6).map(|i| k.data[i * 3 + class]).collect();
         let req = request(&graph, feat, class);
@@ -689,7 +689,7 @@ proptest! {
         x in unit_values(3 * H * W * C),
     ) {
         let mut graph = kitchen_sink(variant).0.build(&weights);
-        let net = Network::load(&graph, &Device::Cpu).expect("load");
+        let net = Network::load(&graph, &kerascam_tests::device()).expect("load");
         let n = 3;
         let req = CamRequest { layer: None, targets: Target::top_k(2) };
         let batch = net.grad_cam(&x, n, &req).expect("batch");
@@ -713,7 +713,7 @@ proptest! {
                 *v *= factor;
             }
         }
-        let scaled = Network::load(&graph, &Device::Cpu).expect("load scaled");
+        let scaled = Network::load(&graph, &kerascam_tests::device()).expect("load scaled");
         let classes: Vec<Target> = batch[0].iter().map(|r| Target::Class(r.class)).collect();
         let fixed = CamRequest { layer: None, targets: classes };
         let before = net.grad_cam(&x[..H * W * C], 1, &fixed).expect("before");
@@ -797,8 +797,8 @@ proptest! {
         let ((fused, fused_layers), (plain, plain_layers)) = (fold_chain(false), fold_chain(true));
         let (fused, plain) = (fused.build(&weights), plain.build(&weights));
         let (fused_net, plain_net) = (
-            Network::load(&fused, &Device::Cpu).expect("load"),
-            Network::load(&plain, &Device::Cpu).expect("load"),
+            Network::load(&fused, &kerascam_tests::device()).expect("load"),
+            Network::load(&plain, &kerascam_tests::device()).expect("load"),
         );
         let (fused_debug, plain_debug) = (format!("{fused_net:?}"), format!("{plain_net:?}"));
         prop_assert!(fused_debug.contains("fused_residual_sums: 2"), "{}", fused_debug);
@@ -889,8 +889,8 @@ fn panels_are_invisible_at_every_target() {
         let ((convs, conv_layers), (dense, dense_layers)) = (panel_chain(false), panel_chain(true));
         let weights = sample(unit_values(convs.value_count()), seed);
         let (convs, dense) = (convs.build(&weights), dense.build(&weights));
-        let conv_net = Network::load(&convs, &Device::Cpu).expect("load");
-        let dense_net = Network::load(&dense, &Device::Cpu).expect("load");
+        let conv_net = Network::load(&convs, &kerascam_tests::device()).expect("load");
+        let dense_net = Network::load(&dense, &kerascam_tests::device()).expect("load");
         let debug = format!("{conv_net:?}");
         assert!(debug.contains("kernels_as_panels: 2"), "{debug}");
         assert!(format!("{dense_net:?}").contains("kernels_as_panels: 0"));
@@ -950,8 +950,8 @@ fn expansion_fused_into_depthwise_is_invisible_at_every_target() {
             (expansion_chain(false), expansion_chain(true));
         let weights = sample(unit_values(fused.value_count()), seed);
         let (fused, plain) = (fused.build(&weights), plain.build(&weights));
-        let fused_net = Network::load(&fused, &Device::Cpu).expect("load");
-        let plain_net = Network::load(&plain, &Device::Cpu).expect("load");
+        let fused_net = Network::load(&fused, &kerascam_tests::device()).expect("load");
+        let plain_net = Network::load(&plain, &kerascam_tests::device()).expect("load");
         assert!(
             format!("{fused_net:?}").contains("fused_expansions: 1"),
             "{fused_net:?}"
@@ -976,8 +976,9 @@ fn load_releasing_matches_load_and_frees_the_weights() {
     let blueprint = kitchen_sink(0).0;
     let graph = blueprint.build(&sample(unit_values(blueprint.value_count()), 7));
     let mut released = graph.clone();
-    let kept = Network::load(&graph, &Device::Cpu).expect("load");
-    let taken = Network::load_releasing(&mut released, &Device::Cpu).expect("load_releasing");
+    let kept = Network::load(&graph, &kerascam_tests::device()).expect("load");
+    let taken =
+        Network::load_releasing(&mut released, &kerascam_tests::device()).expect("load_releasing");
     assert!(released.weights.iter().all(|w| w.data.is_empty()));
     assert_eq!(released.param_counts(), graph.param_counts());
     let x = sample(unit_values(2 * H * W * C), 5);

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use gradcam_core::candle_core::Device;
 use gradcam_core::{CamRequest, Network, Target};
 use kerascam_tests::{corpus, npy};
 use serde_json::Value;
@@ -51,7 +50,7 @@ fn check_file(dir: &Path, id: &str, file: &str, images: &[Value], worst: &mut Wo
     let model = keras_import::load_model(&dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     for (i, image) in images.iter().enumerate() {
         let input = npy::read_f32(&dir.join(image["input"].as_str().expect("input")));
-        let net = Network::load(&model.graph, &Device::Cpu)
+        let net = Network::load(&model.graph, &kerascam_tests::device())
             .and_then(|net| net.with_input_size(input.shape[1], input.shape[2]))
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let class = image["class"].as_u64().expect("class") as usize;

@@ -10,7 +10,6 @@
 use std::path::{Path, PathBuf};
 
 use backbones::{choose_preprocessing, load_photo, pixels_to_tensor, to_color_mode, ColorMode};
-use gradcam_core::candle_core::Device;
 use gradcam_core::{CamRequest, Network, Target};
 use kerascam_tests::max_abs_diff;
 use kerascam_tests::npy;
@@ -49,7 +48,8 @@ fn check_case(dir: &Path, case: &Value) -> [f32; 3] {
         .expect("1, 3 or 4 channels");
     let pre = choose_preprocessing(&model.graph, None);
     assert_eq!(pre.as_str(), "none", "{id}: the model rescales inside");
-    let net = Network::load(&model.graph, &Device::Cpu).unwrap_or_else(|e| panic!("{id}: {e}"));
+    let net = Network::load(&model.graph, &kerascam_tests::device())
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
     let mut worst = [0.0f32; 3];
     for image in case["images"].as_array().expect("images") {
         let photo = image["photo"].as_str().expect("photo");

@@ -39,6 +39,9 @@ pub struct BenchArgs {
     /// Images per batch of the throughput measurement.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
     /// Print one JSON object per model instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -83,6 +86,17 @@ pub enum DeviceArg {
     Cuda,
     /// The Apple GPU (build with `--features metal`).
     Metal,
+}
+
+impl DeviceArg {
+    /// The name `--device` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceArg::Cpu => "cpu",
+            DeviceArg::Cuda => "cuda",
+            DeviceArg::Metal => "metal",
+        }
+    }
 }
 
 /// Options of `kerascam explain`.

@@ -4,6 +4,8 @@
 //!
 //! Every timing includes reading the photo, decoding, resizing and preprocessing it, like the
 //! TensorFlow script; the heatmap is computed at the default target layer for the top class.
+//! On a GPU (`--device cuda`) every timed call ends with the heatmaps or logits copied back to
+//! the host, so the times include the device's work.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -15,12 +17,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::{BenchArgs, PreprocessArg};
 use crate::error::{CliError, Result};
+use crate::explain::make_device;
 use crate::session::Session;
 
 /// What one model measured.
 #[derive(Debug, Serialize, Deserialize)]
 struct Measurement {
     model: String,
+    /// Where it ran: `cpu`, `cuda` or `metal`.
+    #[serde(default)]
+    device: String,
     /// Process start to network ready (import, weight conversion), seconds.
     load_s: f64,
     /// The first photo's heatmap, seconds.
@@ -36,6 +42,10 @@ struct Measurement {
     forward_ms: f64,
     /// Peak resident memory of the process, MB (Linux; 0 elsewhere).
     peak_rss_mb: f64,
+    /// GPU memory in use at the end of the run (the driver's total − free, this process's
+    /// context included), MB; `None` on the CPU.
+    #[serde(default)]
+    device_used_mb: Option<f64>,
 }
 
 /// Runs `kerascam bench`.
@@ -56,8 +66,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let exe = std::env::current_exe().map_err(|e| CliError::io(Path::new("kerascam"), e))?;
     if !args.json {
         println!(
-            "{:<22} {:>7} {:>8} {:>10} {:>8} {:>10} {:>9} {:>8} {:>7}",
+            "{:<22} {:>5} {:>7} {:>8} {:>10} {:>8} {:>10} {:>9} {:>8} {:>7} {:>7}",
             "model",
+            "dev",
             "load s",
             "first s",
             "median ms",
@@ -65,7 +76,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             "batch i/s",
             "fwd ms",
             "GFLOP/s",
-            "RSS MB"
+            "RSS MB",
+            "dev MB"
         );
     }
     for model in &args.models {
@@ -76,6 +88,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             .arg(&args.photo)
             .args(["--steady", &args.steady.to_string()])
             .args(["--batch", &args.batch.to_string()])
+            .args(["--device", args.device.name()])
             .arg("--in-process")
             .output()
             .map_err(|e| CliError::io(&exe, e))?;
@@ -94,8 +107,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         }
         let m: Measurement = serde_json::from_str(line).map_err(json_error)?;
         println!(
-            "{:<22} {:>7.2} {:>8.2} {:>10.1} {:>8.1} {:>10.1} {:>9.1} {:>8.1} {:>7.0}",
+            "{:<22} {:>5} {:>7.2} {:>8.2} {:>10.1} {:>8.1} {:>10.1} {:>9.1} {:>8.1} {:>7.0} {:>7}",
             m.model,
+            m.device,
             m.load_s,
             m.first_s,
             m.steady_median_ms,
@@ -103,7 +117,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             m.batch_img_s,
             m.forward_ms,
             m.forward_gflop / (m.forward_ms / 1e3),
-            m.peak_rss_mb
+            m.peak_rss_mb,
+            m.device_used_mb.map_or("-".into(), |mb| format!("{mb:.0}"))
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -117,8 +132,9 @@ fn json_error(e: serde_json::Error) -> CliError {
 fn measure(model: &Path, args: &BenchArgs) -> Result<Measurement> {
     let start = Instant::now();
     let mut session = Session::open(model, PreprocessArg::Auto)?;
+    let device = make_device(args.device)?;
     // As `explain` does for a fixed-size model: the network takes over the weights.
-    let network = Network::load_releasing(&mut session.model.graph, &Device::Cpu)?;
+    let network = Network::load_releasing(&mut session.model.graph, &device)?;
     let forward_gflop = 2.0 * session.model.graph.multiply_adds() as f64 / 1e9;
     let shape = network.input_shape().to_vec();
     let [Some(h), Some(w), Some(3)] = shape[..] else {
@@ -169,6 +185,7 @@ fn measure(model: &Path, args: &BenchArgs) -> Result<Measurement> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
+        device: args.device.name().to_string(),
         load_s,
         first_s,
         steady_median_ms: median(&mut steady),
@@ -177,7 +194,19 @@ fn measure(model: &Path, args: &BenchArgs) -> Result<Measurement> {
         forward_gflop,
         forward_ms: median(&mut forward),
         peak_rss_mb: peak_rss_mb(),
+        device_used_mb: device_used_mb(&device),
     })
+}
+
+/// GPU memory in use (the driver's total − free), MB; `None` on the CPU and on Metal.
+fn device_used_mb(device: &Device) -> Option<f64> {
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(cuda) = device {
+        let (free, total) = cuda.cuda_stream().context().mem_get_info().ok()?;
+        return Some(total.saturating_sub(free) as f64 / 1e6);
+    }
+    let _ = device;
+    None
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -157,7 +157,7 @@ fn overlay_options(args: &ExplainArgs) -> Result<OverlayOptions> {
 }
 
 /// Opens the requested device (CUDA and Metal need the matching cargo feature).
-fn make_device(choice: DeviceArg) -> Result<Device> {
+pub(crate) fn make_device(choice: DeviceArg) -> Result<Device> {
     let (name, opened) = match choice {
         DeviceArg::Cpu => return Ok(Device::Cpu),
         DeviceArg::Cuda => ("cuda", Device::new_cuda(0)),

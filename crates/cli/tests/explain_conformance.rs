@@ -42,7 +42,8 @@ fn check_case(dir: &Path, case: &Case) -> usize {
         cmd.arg(dir.join(&image.image));
     }
     cmd.args(["--top-k", "2", "--save-heatmap", "--json", "--out"])
-        .arg(out.path());
+        .arg(out.path())
+        .args(["--device", &kerascam_tests::device::device_name()]);
     let output = cmd.output().unwrap();
     assert!(
         output.status.success(),

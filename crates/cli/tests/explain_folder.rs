@@ -42,6 +42,7 @@ fn folder_with_broken_files_goes_on_and_fails_at_the_end() {
         .arg("--out")
         .arg(out.path())
         .args(["--batch-size", "16", "--quiet"])
+        .args(["--device", &kerascam_tests::device::device_name()])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
