@@ -7,8 +7,9 @@ use crate::preprocessing::Preprocessing;
 
 /// The preprocessing a model expects, by these rules in order:
 ///
-/// 1. `none` when the layers that first compute on the input (after InputLayers and
-///    identities, nested-model boundaries included) all rescale or normalise it: `Rescaling`,
+/// 1. `none` when the layers that first compute on the input (after InputLayers, identities
+///    such as augmentation layers at inference, Resizing and CenterCrop, nested-model
+///    boundaries included) all rescale or normalise it: `Rescaling`,
 ///    `Normalization`, or arithmetic with a constant (`x / 127.5`, `x - 1`, as Keras 3 writes
 ///    `preprocess_input` inside a model). The model then normalises raw `[0, 255]` pixels
 ///    itself (`rescaling_cnn`, EfficientNet, MobileNetV3, ConvNeXt, RegNet).
@@ -49,7 +50,12 @@ fn first_consumers(graph: &Graph) -> Vec<NodeId> {
         if std::mem::replace(&mut seen[n], true) {
             continue;
         }
-        let pass_through = matches!(graph.nodes[n].op, Op::Input | Op::Identity);
+        // Resampling and cropping move pixel values without rescaling them, so a model that
+        // resizes its input and then normalises it still takes raw pixels.
+        let pass_through = matches!(
+            graph.nodes[n].op,
+            Op::Input | Op::Identity | Op::Resize(_) | Op::CenterCrop { .. }
+        );
         if pass_through {
             stack.extend(consumers[n].iter().copied());
         } else {
@@ -129,6 +135,28 @@ mod tests {
         };
         assert_eq!(
             choose_preprocessing(&model(divide, true), None),
+            Preprocessing::None
+        );
+    }
+
+    #[test]
+    fn resizing_and_cropping_before_rescaling_still_mean_none() {
+        let mut b = GraphBuilder::new();
+        let x = b.node("input", "InputLayer", Op::Input, 0, &[], 0);
+        let resize = Op::Resize(keras_import::ResizeParams {
+            size: [256, 256],
+            method: keras_import::ResizeMethod::Bilinear,
+            antialias: false,
+            fit: keras_import::AspectFit::Stretch,
+        });
+        let r = b.node("resize", "Resizing", resize, 0, &[x], 0);
+        let crop = Op::CenterCrop { size: [224, 224] };
+        let c = b.node("crop", "CenterCrop", crop, 0, &[r], 0);
+        let s = b.node("rescale", "Rescaling", rescaling(), 0, &[c], 0);
+        b.node("conv", "Conv2D", Op::Identity, 0, &[s], 4);
+        let caffe = detection(Preprocessing::Caffe);
+        assert_eq!(
+            choose_preprocessing(&b.graph, Some(&caffe)),
             Preprocessing::None
         );
     }
