@@ -408,3 +408,33 @@ pub struct FixtureHeatmap {
     /// `max(cam)` before normalisation.
     pub heatmap_max_raw: f32,
 }
+
+/// The folder `tests/fixtures/<name>/` and its `manifest.json`, untyped.
+///
+/// # Panics
+/// When the manifest is missing or not JSON: the message names the `generate.py` that makes it.
+pub fn fixture_set(name: &str) -> (std::path::PathBuf, serde_json::Value) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run tests/fixtures/{name}/generate.py)",
+            path.display()
+        )
+    });
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (dir, value)
+}
+
+/// A JSON list of numbers as `f32`s.
+///
+/// # Panics
+/// When `v` is not a list of numbers.
+pub fn floats(v: &serde_json::Value) -> Vec<f32> {
+    let list = v.as_array().expect("a list of numbers");
+    list.iter()
+        .map(|x| x.as_f64().expect("a number") as f32)
+        .collect()
+}

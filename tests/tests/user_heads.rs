@@ -7,32 +7,14 @@
 //! probabilities and Grad-CAM heatmaps (top two classes, default layer) TensorFlow's. A
 //! 5-channel model and a tampered archive are refused. Missing fixtures fail the test.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use backbones::{choose_preprocessing, load_photo, pixels_to_tensor, to_color_mode, ColorMode};
 use gradcam_core::{CamRequest, Network, Target};
+use kerascam_tests::manifest::{fixture_set, floats};
 use kerascam_tests::max_abs_diff;
 use kerascam_tests::npy;
 use serde_json::Value;
-
-fn fixtures() -> (PathBuf, Value) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/heads");
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run tests/fixtures/heads/generate.py)",
-            path.display()
-        )
-    });
-    (dir, serde_json::from_str(&text).expect("manifest.json"))
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    let list = v.as_array().expect("a list of numbers");
-    list.iter()
-        .map(|x| x.as_f64().expect("a number") as f32)
-        .collect()
-}
 
 /// Worst differences over one case: (logit relative, probability, heatmap).
 fn check_case(dir: &Path, case: &Value) -> [f32; 3] {
@@ -98,7 +80,7 @@ fn check_case(dir: &Path, case: &Value) -> [f32; 3] {
 
 #[test]
 fn grey_rgba_logit_and_multilabel_models_match_tensorflow() {
-    let (dir, manifest) = fixtures();
+    let (dir, manifest) = fixture_set("heads");
     let cases = manifest["cases"].as_array().expect("cases");
     assert_eq!(
         cases.len(),
@@ -127,7 +109,7 @@ fn grey_rgba_logit_and_multilabel_models_match_tensorflow() {
 
 #[test]
 fn caffe_and_torch_are_refused_for_grey_and_rgba() {
-    let (dir, _) = fixtures();
+    let (dir, _) = fixture_set("heads");
     let photo = load_photo(dir.join("photos/rgb.png")).expect("photo");
     for mode in [ColorMode::Grey, ColorMode::Rgba] {
         let pixels = to_color_mode(photo.clone(), mode);
@@ -144,7 +126,7 @@ fn caffe_and_torch_are_refused_for_grey_and_rgba() {
 
 #[test]
 fn a_tampered_archive_is_refused() {
-    let (dir, _) = fixtures();
+    let (dir, _) = fixture_set("heads");
     let err = keras_import::load_model(&dir.join("models/tampered.keras")).unwrap_err();
     assert_eq!(err.kind().as_str(), "unsafe_zip_entry", "{err}");
     assert!(err.to_string().contains("../outside.txt"), "{err}");

@@ -119,6 +119,10 @@ pub struct ExplainArgs {
     /// Target layer path (e.g. `mobilenetv2_1.00_224/out_relu`). Default: the last feature map.
     #[arg(long, value_name = "PATH")]
     pub layer: Option<String>,
+    /// The model output to explain, by position (0 is the first) or by layer name or path.
+    /// Default: the first output.
+    #[arg(long, value_name = "NAME|INDEX")]
+    pub output: Option<String>,
     /// Preprocessing applied to the 0..255 RGB pixels.
     #[arg(long, value_enum, default_value_t = PreprocessArg::Auto)]
     pub preprocess: PreprocessArg,

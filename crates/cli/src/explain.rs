@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use backbones::ColorMode;
 use gradcam_core::candle_core::Device;
-use gradcam_core::{CamRequest, CamResult, HeadInfo, Network, Target};
+use gradcam_core::{CamRequest, CamResult, HeadInfo, Network, OutputChoice, Target};
 use image::RgbImage;
 use overlay::{Colormap, Heatmap, OverlayOptions};
 use serde::Serialize;
@@ -44,6 +44,8 @@ pub struct ExplainRecord {
     pub logits: Vec<f32>,
     /// The layer whose activations were weighted.
     pub target_layer: String,
+    /// The model output explained: its node path.
+    pub model_output: String,
     /// The preprocessing applied.
     pub preprocessing: String,
     /// The recognised backbone (`family/variant`), if any.
@@ -67,6 +69,8 @@ struct Job<'a> {
     session: Session,
     network: Network,
     head: HeadInfo,
+    /// The model output explained.
+    output: OutputChoice,
     labels: Option<Vec<String>>,
     request: CamRequest,
     overlay: OverlayOptions,
@@ -84,17 +88,19 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
     let device = make_device(args.device)?;
     let mut session = Session::open(&args.model, args.preprocess)?;
     let graph = &session.model.graph;
+    let output = OutputChoice::parse(args.output.as_deref().unwrap_or("0"));
+    // An unknown output, or one without a feature map, is refused before any photo is read.
+    let output_node = gradcam_core::resolve_output(graph, &output)?;
     if args.layer.is_none() {
-        // A model without a feature map is refused before any photo is read.
-        gradcam_core::default_target_layer(graph)?;
+        gradcam_core::default_target_layer_for(graph, output_node)?;
     }
     let (input_size, color) = model_input(&session, &args.model)?;
     let network = if input_size.is_some() {
         // The network takes over the weights: only a free-size model, prepared again for
         // each photo size, needs the graph to keep them.
-        Network::load_releasing(&mut session.model.graph, &device)?
+        Network::load_releasing_with(&mut session.model.graph, &device, &output)?
     } else {
-        Network::load(&session.model.graph, &device)?
+        Network::load_with(&session.model.graph, &device, &output)?
     };
     let graph = &session.model.graph;
     let head = network.head();
@@ -119,6 +125,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
     let job = Job {
         args,
         head,
+        output,
         session,
         network,
         labels,
@@ -335,9 +342,13 @@ impl Job<'_> {
             None => {
                 let (h, w) = group[0].size;
                 // A free-size model is prepared for each photo size it meets.
-                Network::load(&self.session.model.graph, self.network.device())?
-                    .with_input_size(h, w)?
-                    .grad_cam(&batch, group.len(), &self.request)?
+                Network::load_with(
+                    &self.session.model.graph,
+                    self.network.device(),
+                    &self.output,
+                )?
+                .with_input_size(h, w)?
+                .grad_cam(&batch, group.len(), &self.request)?
             }
         };
         let mut lines = Vec::new();
@@ -395,8 +406,14 @@ impl Job<'_> {
         } else if self.args.quiet {
             None
         } else {
+            // The output is named only when the model has several.
+            let output = if self.session.model.graph.outputs.len() > 1 {
+                format!(" [output '{}']", record.model_output)
+            } else {
+                String::new()
+            };
             Some(format!(
-                "{}: {} (p={:.3}) -> {}",
+                "{}: {} (p={:.3}){output} -> {}",
                 record.image,
                 record
                     .label
@@ -441,6 +458,9 @@ impl Job<'_> {
                 .collect(),
             logits: result.logits.clone(),
             target_layer: result.target_layer.clone(),
+            model_output: self.network.graph().nodes[self.head.output_node]
+                .path
+                .clone(),
             preprocessing: self.session.preprocessing.to_string(),
             backbone: self.session.backbone.as_ref().map(|b| match &b.variant {
                 Some(variant) => format!("{}/{variant}", b.family),

@@ -34,8 +34,10 @@ pub struct InspectReport {
     pub target_layer: Option<String>,
     /// Its output shape `[h, w, c]`.
     pub target_shape: Option<Shape>,
-    /// `softmax`, `sigmoid` or `linear`.
+    /// `softmax`, `sigmoid` or `linear` (of the first output).
     pub head: Option<&'static str>,
+    /// Every model output, in order (`explain --output` picks one by index or name).
+    pub outputs: Vec<OutputRow>,
     /// The recognised backbone.
     pub backbone: Option<BackboneRow>,
     /// The preprocessing `explain` applies by default.
@@ -55,6 +57,19 @@ pub struct LayerRow {
     pub output_shape: Shape,
     /// Parameters owned by this layer (0 for a repeated call of a shared layer).
     pub params: u64,
+}
+
+/// One model output.
+#[derive(Debug, Serialize)]
+pub struct OutputRow {
+    /// Its position in the model's output list.
+    pub index: usize,
+    /// The output node's full path.
+    pub path: String,
+    /// Its shape without the batch axis.
+    pub shape: Shape,
+    /// `softmax`, `sigmoid` or `linear`.
+    pub head: Option<&'static str>,
 }
 
 /// One nested model.
@@ -145,6 +160,7 @@ pub fn build_report(session: &Session) -> InspectReport {
         target_layer: target.map(|n| n.path.clone()),
         target_shape: target.map(|n| n.output_shape.clone()),
         head,
+        outputs: output_rows(graph),
         backbone: session.backbone.as_ref().map(|b| BackboneRow {
             family: b.family.to_string(),
             variant: b.variant.clone(),
@@ -163,6 +179,25 @@ fn head_name(head: gradcam_core::Head) -> &'static str {
         gradcam_core::Head::Sigmoid => "sigmoid",
         gradcam_core::Head::Linear => "linear",
     }
+}
+
+fn output_rows(graph: &Graph) -> Vec<OutputRow> {
+    graph
+        .outputs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, &id)| {
+            let node = graph.nodes.get(id)?;
+            Some(OutputRow {
+                index,
+                path: node.path.clone(),
+                shape: node.output_shape.clone(),
+                head: gradcam_core::find_head_for(graph, id)
+                    .ok()
+                    .map(|h| head_name(h.kind)),
+            })
+        })
+        .collect()
 }
 
 fn first_shape(graph: &Graph, ids: &[usize]) -> Shape {
@@ -227,6 +262,15 @@ fn print_human(r: &InspectReport) {
     }
     println!("preprocessing {}", r.preprocessing);
     println!("head          {}", r.head.unwrap_or("unknown"));
+    let outputs: Vec<String> = r
+        .outputs
+        .iter()
+        .map(|o| {
+            let head = o.head.unwrap_or("unknown");
+            format!("{} {} {} {head}", o.index, o.path, shape_text(&o.shape))
+        })
+        .collect();
+    println!("outputs       {}", outputs.join("; "));
     match (&r.target_layer, &r.target_shape) {
         (Some(t), Some(s)) => println!("target layer  {t} {}", shape_text(s)),
         _ => println!("target layer  none"),

@@ -4,22 +4,15 @@
 //! fixtures fail the tests.
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
+
+mod common;
+
+use common::kerascam;
 
 fn fixture(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/heads")
-        .join(rel);
-    assert!(path.exists(), "{} is missing", path.display());
-    path
-}
-
-fn kerascam(args: &[&OsStr]) -> Output {
-    Command::new(assert_cmd::cargo::cargo_bin("kerascam"))
-        .args(args)
-        .output()
-        .unwrap()
+    common::fixture("heads", rel)
 }
 
 fn explain(model: &str, extra: &[&str]) -> Output {

@@ -9,7 +9,7 @@ use crate::error::{CamError, ErrorKind, Result};
 use crate::forward::Forward;
 use crate::network::{Network, Prediction};
 use crate::ops::pool::global_avg_pool;
-use crate::target::{default_target_layer, resolve_layer};
+use crate::target::{default_target_layer_for, resolve_layer};
 
 /// Which class's score to explain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,8 @@ impl Target {
 /// classes (empty = top-1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CamRequest {
-    /// Full path of the target layer, or `None` for [`default_target_layer`].
+    /// Full path of the target layer, or `None` for the default target layer of the explained
+    /// output ([`crate::default_target_layer_for`]).
     pub layer: Option<String>,
     /// Classes to explain, one map each.
     pub targets: Vec<Target>,
@@ -180,7 +181,7 @@ impl Network {
         let graph = self.graph();
         let target_id = match &request.layer {
             Some(path) => resolve_layer(graph, path)?,
-            None => default_target_layer(graph)?,
+            None => default_target_layer_for(graph, self.head.output_node)?,
         };
         let target_path = graph.nodes[target_id].path.clone();
         if !self.output_depends_on(target_id) {

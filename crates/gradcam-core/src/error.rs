@@ -10,6 +10,8 @@ pub enum ErrorKind {
     NoFeatureMap,
     /// A requested target layer path does not exist in the graph.
     UnknownLayer,
+    /// A requested model output (index or name) does not exist.
+    UnknownOutput,
     /// A layer whose configuration this executor cannot run.
     Unsupported,
     /// The graph is inconsistent (wrong weight count or shape, bad input edge).
@@ -30,6 +32,7 @@ impl ErrorKind {
         match self {
             ErrorKind::NoFeatureMap => "no_feature_map",
             ErrorKind::UnknownLayer => "unknown_layer",
+            ErrorKind::UnknownOutput => "unknown_output",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::InvalidGraph => "invalid_graph",
             ErrorKind::InvalidInput => "invalid_input",

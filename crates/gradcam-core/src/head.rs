@@ -37,14 +37,75 @@ fn head_of(act: Activation) -> Option<Head> {
     }
 }
 
-/// Determines the head of `graph` from its first output: a final softmax/sigmoid (fused into
-/// the output layer, an `Activation` layer or a `Softmax` layer) is stripped; anything else is
-/// a linear head whose output is the logits.
+/// Which model output to explain (the first is `Index(0)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputChoice {
+    /// The output at this position of the model's output list.
+    Index(usize),
+    /// The output whose node path or layer name is this.
+    Name(String),
+}
+
+impl OutputChoice {
+    /// Reads a command-line value: a number is an index, anything else a name.
+    pub fn parse(text: &str) -> OutputChoice {
+        match text.parse::<usize>() {
+            Ok(index) => OutputChoice::Index(index),
+            Err(_) => OutputChoice::Name(text.to_string()),
+        }
+    }
+}
+
+/// Finds the output node `choice` names among `graph.outputs`; fails with
+/// [`ErrorKind::UnknownOutput`] listing every output (index and path) when none matches.
+pub fn resolve_output(graph: &Graph, choice: &OutputChoice) -> Result<NodeId> {
+    let found = match choice {
+        OutputChoice::Index(i) => graph.outputs.get(*i).copied(),
+        OutputChoice::Name(name) => {
+            let matches = |&&id: &&NodeId| {
+                graph
+                    .nodes
+                    .get(id)
+                    .is_some_and(|n| n.path == *name || n.name == *name)
+            };
+            graph.outputs.iter().find(matches).copied()
+        }
+    };
+    found.ok_or_else(|| {
+        let available: Vec<String> = graph
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                let path = graph.nodes.get(id).map_or("?", |n| n.path.as_str());
+                format!("{i} '{path}'")
+            })
+            .collect();
+        let wanted = match choice {
+            OutputChoice::Index(i) => format!("output {i}"),
+            OutputChoice::Name(name) => format!("output '{name}'"),
+        };
+        let list = if available.is_empty() {
+            "none".to_string()
+        } else {
+            available.join(", ")
+        };
+        CamError::new(
+            ErrorKind::UnknownOutput,
+            format!("the model has no {wanted}; its outputs are: {list}"),
+        )
+    })
+}
+
+/// Determines the head of `graph` from its first output (see [`find_head_for`]).
 pub fn find_head(graph: &Graph) -> Result<HeadInfo> {
-    let output_node = *graph
-        .outputs
-        .first()
-        .ok_or_else(|| CamError::new(ErrorKind::InvalidGraph, "the model has no output"))?;
+    find_head_for(graph, resolve_output(graph, &OutputChoice::Index(0))?)
+}
+
+/// Determines the head ending at the output node `output_node`: a final softmax/sigmoid
+/// (fused into the output layer, an `Activation` layer or a `Softmax` layer) is stripped;
+/// anything else is a linear head whose output is the logits.
+pub fn find_head_for(graph: &Graph, output_node: NodeId) -> Result<HeadInfo> {
     let node = graph.nodes.get(output_node).ok_or_else(|| {
         CamError::new(
             ErrorKind::InvalidGraph,

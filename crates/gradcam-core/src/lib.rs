@@ -22,6 +22,6 @@ pub mod target;
 pub use cam::{weighted_channel_sum, CamMethod, CamRequest, CamResult, GradCam, Target};
 pub use candle_core;
 pub use error::{CamError, ErrorKind, Result};
-pub use head::{find_head, Head, HeadInfo};
+pub use head::{find_head, find_head_for, resolve_output, Head, HeadInfo, OutputChoice};
 pub use network::{Network, Prediction};
-pub use target::default_target_layer;
+pub use target::{default_target_layer, default_target_layer_for};

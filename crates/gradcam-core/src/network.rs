@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use keras_import::{Graph, NodeId};
 
 use crate::error::{CamError, ErrorKind, Result};
-use crate::head::{find_head, HeadInfo};
+use crate::head::{find_head_for, resolve_output, HeadInfo, OutputChoice};
 use crate::layers::conv::Conv2d;
 use crate::layers::{self, Kernel};
 use crate::plan::{Fusions, Plan, PlanCache, PlanInputs};
@@ -126,18 +126,36 @@ impl Network {
     /// Prepares `graph` on `device`: converts every weight once to executor layout, checks
     /// weights for NaN/Inf, and finds the fusions (BatchNormalization folded into the
     /// preceding convolutions, …).
+    /// Explains the model's first output ([`Network::load_with`] chooses another).
     pub fn load(graph: &Graph, device: &Device) -> Result<Network> {
+        Network::load_with(graph, device, &OutputChoice::Index(0))
+    }
+
+    /// Like [`Network::load`], for the model output `output`: the head, the layers run and
+    /// the default target layer are those of that output.
+    pub fn load_with(graph: &Graph, device: &Device, output: &OutputChoice) -> Result<Network> {
+        let output = resolve_output(graph, output)?;
         let input = check_structure(graph)?;
         let kernels = (0..graph.nodes.len())
             .map(|id| prepare_node(graph, id, device))
             .collect::<Result<Vec<_>>>()?;
-        Network::assemble(graph, device, kernels, input)
+        Network::assemble(graph, device, kernels, input, output)
     }
 
     /// Like [`Network::load`], but frees each weight's values in `graph` as soon as the last
     /// layer reading it is prepared, so that the weights are never held twice (peak memory).
     /// The graph keeps its structure and weight shapes; it can no longer be loaded again.
     pub fn load_releasing(graph: &mut Graph, device: &Device) -> Result<Network> {
+        Network::load_releasing_with(graph, device, &OutputChoice::Index(0))
+    }
+
+    /// [`Network::load_releasing`] for the model output `output` (see [`Network::load_with`]).
+    pub fn load_releasing_with(
+        graph: &mut Graph,
+        device: &Device,
+        output: &OutputChoice,
+    ) -> Result<Network> {
+        let output = resolve_output(graph, output)?;
         let input = check_structure(graph)?;
         let mut last_reader = vec![None; graph.weights.len()];
         for (id, node) in graph.nodes.iter().enumerate() {
@@ -160,18 +178,19 @@ impl Network {
                 graph.weights[w].data = Vec::new();
             }
         }
-        Network::assemble(graph, device, kernels, input)
+        Network::assemble(graph, device, kernels, input, output)
     }
 
-    /// Builds the network from prepared kernels and the checked input: fusions, liveness,
-    /// head.
+    /// Builds the network from prepared kernels, the checked input and the chosen output
+    /// node: fusions, liveness, head.
     fn assemble(
         graph: &Graph,
         device: &Device,
         mut kernels: Vec<Box<dyn Kernel>>,
         input: ModelInput,
+        output: NodeId,
     ) -> Result<Network> {
-        let head = find_head(graph)?;
+        let head = find_head_for(graph, output)?;
         let outputs = [head.logits_node, head.output_node];
         let fusions = Fusions::find(graph, &mut kernels, &outputs)?;
         let needed = ancestors(graph, &outputs);
@@ -257,7 +276,12 @@ impl Network {
         &self.skeleton
     }
 
-    /// Whether the model output depends on node `id`.
+    /// The explained model output: its node.
+    pub fn output_node(&self) -> NodeId {
+        self.head.output_node
+    }
+
+    /// Whether the explained model output depends on node `id`.
     pub fn output_depends_on(&self, id: NodeId) -> bool {
         self.needed.get(id).copied().unwrap_or(false)
     }

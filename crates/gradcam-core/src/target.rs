@@ -21,14 +21,19 @@ fn is_feature_map(shape: &[Option<usize>]) -> bool {
     }
 }
 
-/// The default target layer: the last node in topological order whose output is a 4-D
-/// feature map with H·W > 1 and on which the model output depends (InputLayers never count).
-/// Fails with [`ErrorKind::NoFeatureMap`] when there is none.
+/// The default target layer of the model's first output (see [`default_target_layer_for`]).
 pub fn default_target_layer(graph: &Graph) -> Result<NodeId> {
     let output = *graph
         .outputs
         .first()
         .ok_or_else(|| CamError::new(ErrorKind::InvalidGraph, "the model has no output"))?;
+    default_target_layer_for(graph, output)
+}
+
+/// The default target layer for the output node `output`: the last node in topological order
+/// whose output is a 4-D feature map with H·W > 1 and on which `output` depends (InputLayers
+/// never count). Fails with [`ErrorKind::NoFeatureMap`] when there is none.
+pub fn default_target_layer_for(graph: &Graph, output: NodeId) -> Result<NodeId> {
     let needed = ancestors(graph, &[output]);
     graph
         .nodes
