@@ -1,9 +1,9 @@
 //! A photo in the colour layout a model takes: 1 channel (grey, as PIL's `convert("L")`),
 //! 3 (RGB, as `convert("RGB")`) or 4 (RGBA, alpha 255 where the photo has none).
 
-use image::{DynamicImage, ImageBuffer, Pixel, Rgba, RgbaImage};
+use image::DynamicImage;
 
-use crate::image_input::{to_rgb8, ImageInputError};
+use crate::image_input::{to_rgb8, with_8bit_samples, ImageInputError};
 
 /// The colour layout of a model's input, from its channel count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub fn to_color_mode(image: DynamicImage, mode: ColorMode) -> Pixels {
     let data = match mode {
         ColorMode::Rgb => to_rgb8(image).into_raw(),
         ColorMode::Grey => to_rgb8(image).pixels().map(|p| pil_luma(p.0)).collect(),
-        ColorMode::Rgba => to_rgba8(image).into_raw(),
+        ColorMode::Rgba => with_8bit_samples(image).into_rgba8().into_raw(),
     };
     Pixels {
         width,
@@ -75,27 +75,10 @@ pub fn pil_luma([r, g, b]: [u8; 3]) -> u8 {
     (l >> 16) as u8
 }
 
-/// RGBA with 8-bit samples: 16-bit samples keep their high byte; missing alpha is 255.
-fn to_rgba8(image: DynamicImage) -> RgbaImage {
-    match image {
-        DynamicImage::ImageLuma16(img) => high_bytes(&img),
-        DynamicImage::ImageLumaA16(img) => high_bytes(&img),
-        DynamicImage::ImageRgb16(img) => high_bytes(&img),
-        DynamicImage::ImageRgba16(img) => high_bytes(&img),
-        other => other.into_rgba8(),
-    }
-}
-
-fn high_bytes<P: Pixel<Subpixel = u16>>(img: &ImageBuffer<P, Vec<u16>>) -> RgbaImage {
-    RgbaImage::from_fn(img.width(), img.height(), |x, y| {
-        Rgba(img.get_pixel(x, y).to_rgba().0.map(|v| (v >> 8) as u8))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{LumaA, Rgb, RgbImage};
+    use image::{ImageBuffer, LumaA, Rgb, RgbImage};
 
     #[test]
     fn grey_photos_keep_their_values_and_rgb_follows_pillow() {

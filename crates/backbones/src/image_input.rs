@@ -4,7 +4,9 @@
 use std::io::{BufRead, Cursor, Seek};
 use std::path::Path;
 
-use image::{DynamicImage, ImageBuffer, ImageDecoder, ImageReader, Limits, Pixel, Rgb, RgbImage};
+use image::{
+    DynamicImage, ImageBuffer, ImageDecoder, ImageReader, Limits, Pixel, RgbImage, Rgba, RgbaImage,
+};
 
 /// Largest accepted width or height of a decoded image, in pixels.
 pub const MAX_IMAGE_SIDE: u32 = 20_000;
@@ -170,27 +172,33 @@ fn classify_error(file: &str, source: image::ImageError) -> ImageInputError {
 /// background); 16-bit samples keep their high byte (`v >> 8`, PIL's `RGB;16B` unpacking);
 /// float images are converted by the `image` crate (clamped to `[0, 1]`, scaled, rounded).
 pub fn to_rgb8(image: DynamicImage) -> RgbImage {
+    with_8bit_samples(image).into_rgb8()
+}
+
+/// The image with 8-bit samples: a 16-bit one keeps the high byte of each sample (as RGBA,
+/// grey replicated, alpha kept or 255); any other is returned as it is, for the `image`
+/// crate's own conversions.
+pub(crate) fn with_8bit_samples(image: DynamicImage) -> DynamicImage {
     match image {
         DynamicImage::ImageLuma16(img) => high_bytes(&img),
         DynamicImage::ImageLumaA16(img) => high_bytes(&img),
         DynamicImage::ImageRgb16(img) => high_bytes(&img),
         DynamicImage::ImageRgba16(img) => high_bytes(&img),
-        other => other.into_rgb8(),
+        other => other,
     }
 }
 
-/// RGB from the high byte of each 16-bit sample; grey replicated, alpha dropped.
-fn high_bytes<P: Pixel<Subpixel = u16>>(img: &ImageBuffer<P, Vec<u16>>) -> RgbImage {
-    RgbImage::from_fn(img.width(), img.height(), |x, y| {
-        let rgb = img.get_pixel(x, y).to_rgb();
-        Rgb(rgb.0.map(|v| (v >> 8) as u8))
-    })
+/// RGBA from the high byte of each 16-bit sample.
+fn high_bytes<P: Pixel<Subpixel = u16>>(img: &ImageBuffer<P, Vec<u16>>) -> DynamicImage {
+    DynamicImage::ImageRgba8(RgbaImage::from_fn(img.width(), img.height(), |x, y| {
+        Rgba(img.get_pixel(x, y).to_rgba().0.map(|v| (v >> 8) as u8))
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{ImageFormat, Luma, LumaA, Rgba};
+    use image::{ImageFormat, Luma, LumaA, Rgb};
 
     fn png_bytes(img: DynamicImage) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
