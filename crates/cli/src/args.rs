@@ -22,6 +22,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Time Grad-CAM on models: load, first image, steady state, batches, peak memory.
     Bench(BenchArgs),
+    /// Build the HTML report of explain runs' results (merges shards; rebuilds a report).
+    Report(crate::report::ReportArgs),
 }
 
 /// Options of `kerascam bench`.
@@ -156,4 +158,7 @@ pub struct ExplainArgs {
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
+    /// Dataset runs: labelled folders, report, resume, shards, boxes.
+    #[command(flatten)]
+    pub dataset: Box<crate::dataset::DatasetArgs>,
 }

@@ -12,8 +12,9 @@ use overlay::{Colormap, Heatmap, OverlayOptions};
 use serde::Serialize;
 
 use crate::args::{DeviceArg, ExplainArgs};
+use crate::dataset::{self, DatasetRun};
 use crate::error::{CliError, Result};
-use crate::inputs::{self, InputImage};
+use crate::inputs::InputImage;
 use crate::labels;
 use crate::npy;
 use crate::session::Session;
@@ -77,6 +78,8 @@ struct Job<'a> {
     input_size: Option<(usize, usize)>,
     /// The colour layout the model takes (1, 3 or 4 channels).
     color: ColorMode,
+    /// results.jsonl, thumbnails and where-it-looks numbers.
+    dataset: DatasetRun,
 }
 
 /// Runs `kerascam explain`. Exit code 0 when every photo was explained, 1 when some failed.
@@ -111,7 +114,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         .flatten()
         .unwrap_or(0);
     let num_classes = head.num_classes(logits_len);
-    let labels = match &args.labels {
+    let mut labels = match &args.labels {
         Some(path) => Some(labels::read_labels(path)?),
         None => session.imagenet_labels(num_classes),
     };
@@ -119,7 +122,13 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         layer: args.layer.clone(),
         targets: targets(args, num_classes)?,
     };
-    let images = inputs::collect(&args.inputs)?;
+    let plan = dataset::plan(
+        args,
+        &mut labels,
+        num_classes,
+        &session.preprocessing.to_string(),
+    )?;
+    let images = plan.images;
     guard_inputs(&images, &args.out, request.targets.len())?;
     std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;
     let job = Job {
@@ -133,8 +142,12 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         overlay,
         input_size,
         color,
+        dataset: plan.run,
     };
     let failures = job.run_all(&images)?;
+    if args.dataset.report {
+        crate::report::build(std::slice::from_ref(&args.out), &args.out)?;
+    }
     if failures > 0 {
         eprintln!("kerascam: {failures} of {} images failed", images.len());
         return Ok(ExitCode::from(1));
@@ -354,15 +367,26 @@ impl Job<'_> {
         let mut lines = Vec::new();
         for (prepared, per_image) in group.iter().zip(results) {
             let per_target = per_image.len();
+            let mut records = Vec::with_capacity(per_target);
             for (i, result) in per_image.iter().enumerate() {
                 let suffix = if per_target == 1 {
                     String::new()
                 } else {
                     format!(".{i}")
                 };
-                if let Some(line) = self.write_outputs(prepared, result, &suffix)? {
-                    lines.push(line);
-                }
+                records.push(self.write_outputs(prepared, result, &suffix)?);
+            }
+            let json = self.dataset.finish_photo(
+                prepared.input,
+                &prepared.photo,
+                &per_image,
+                &records,
+                &self.overlay,
+            )?;
+            if self.args.json {
+                lines.extend(json);
+            } else if !self.args.quiet {
+                lines.extend(records.iter().map(|r| self.human_line(r)));
             }
         }
         Ok(lines)
@@ -373,56 +397,51 @@ impl Job<'_> {
         prepared: &Prepared<'_>,
         result: &CamResult,
         suffix: &str,
-    ) -> Result<Option<String>> {
+    ) -> Result<ExplainRecord> {
         let out = self
             .args
             .out
             .join(output_name(&prepared.input.out_stem, suffix, "png"));
-        if let Some(dir) = out.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
-        }
         let heat = Heatmap::new(
             result.width as u32,
             result.height as u32,
             result.heatmap.clone(),
         )?;
         let picture = overlay::render(&prepared.photo, &heat, &self.overlay)?;
-        picture
-            .save(&out)
-            .map_err(|e| CliError::io(&out, std::io::Error::other(e)))?;
+        crate::atomic::save_image(&picture.into(), &out, image::ImageFormat::Png)?;
         let npy_path = if self.args.save_heatmap {
             let path = self
                 .args
                 .out
                 .join(output_name(&prepared.input.out_stem, suffix, "npy"));
-            npy::write_f32_2d(&path, result.height, result.width, &result.heatmap)?;
+            crate::atomic::write_with(&path, |partial| {
+                npy::write_f32_2d(partial, result.height, result.width, &result.heatmap)
+            })?;
             Some(path)
         } else {
             None
         };
-        let record = self.record(prepared, result, &out, npy_path.as_deref());
-        Ok(if self.args.json {
-            Some(serde_json::to_string(&record).expect("record serialises"))
-        } else if self.args.quiet {
-            None
+        Ok(self.record(prepared, result, &out, npy_path.as_deref()))
+    }
+
+    /// The human output line of one photo and class.
+    fn human_line(&self, record: &ExplainRecord) -> String {
+        // The output is named only when the model has several.
+        let output = if self.session.model.graph.outputs.len() > 1 {
+            format!(" [output '{}']", record.model_output)
         } else {
-            // The output is named only when the model has several.
-            let output = if self.session.model.graph.outputs.len() > 1 {
-                format!(" [output '{}']", record.model_output)
-            } else {
-                String::new()
-            };
-            Some(format!(
-                "{}: {} (p={:.3}){output} -> {}",
-                record.image,
-                record
-                    .label
-                    .clone()
-                    .unwrap_or_else(|| format!("class {}", record.class)),
-                record.probability,
-                record.output
-            ))
-        })
+            String::new()
+        };
+        format!(
+            "{}: {} (p={:.3}){output} -> {}",
+            record.image,
+            record
+                .label
+                .clone()
+                .unwrap_or_else(|| format!("class {}", record.class)),
+            record.probability,
+            record.output
+        )
     }
 
     fn label(&self, class: usize) -> Option<String> {

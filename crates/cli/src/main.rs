@@ -4,13 +4,18 @@
 //! preprocessing and prepares photos, `gradcam-core` computes the heatmaps, `overlay` draws them.
 
 mod args;
+mod atomic;
 mod bench;
+mod dataset;
+mod digest;
 mod error;
 mod explain;
 mod inputs;
 mod inspect;
 mod labels;
 mod npy;
+mod report;
+mod results;
 mod session;
 
 use std::process::ExitCode;
@@ -26,6 +31,7 @@ fn main() -> ExitCode {
         Command::Inspect(opts) => inspect::run(&opts),
         Command::Explain(opts) => explain::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
+        Command::Report(opts) => report::run(&opts),
     };
     match outcome {
         Ok(code) => code,
