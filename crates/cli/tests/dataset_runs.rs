@@ -62,11 +62,13 @@ fn labels_file(dir: &Path) -> PathBuf {
     file
 }
 
-fn kerascam(args: &[&str], extra: &[&Path]) -> Output {
+/// `kerascam report DIRS... --out OUT`.
+fn report(dirs: &[PathBuf], out: &Path) -> Output {
     Command::new(assert_cmd::cargo::cargo_bin("kerascam"))
-        .args(args)
-        .args(extra)
-        .args(["--device", &kerascam_tests::device::device_name()])
+        .arg("report")
+        .args(dirs)
+        .arg("--out")
+        .arg(out)
         .output()
         .unwrap()
 }
@@ -245,8 +247,7 @@ fn three_shards_then_a_merge_equal_one_whole_run() {
     assert_eq!(shard_images, whole_images);
 
     let merged = work.path().join("merged");
-    let dirs: Vec<&Path> = shard_dirs.iter().map(PathBuf::as_path).collect();
-    let report = kerascam(&["report", "--out", merged.to_str().unwrap()], &dirs);
+    let report = report(&shard_dirs, &merged);
     assert!(
         report.status.success(),
         "{}",
@@ -393,7 +394,7 @@ fn bad_inputs_each_give_one_clear_line() {
 
     assert!(explain(input.path(), out.path(), &[]).status.success());
     let other = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/heads/models/five_k3.keras");
+        .join("../../tests/fixtures/heads/models/logit_k3.keras");
     let run = Command::new(assert_cmd::cargo::cargo_bin("kerascam"))
         .arg("explain")
         .arg(&other)
