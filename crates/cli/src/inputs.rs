@@ -65,7 +65,7 @@ fn walk(folder: &Path) -> Result<Vec<InputImage>> {
 
 /// A walk error as the CLI's: the entry it concerns (else the folder) and its cause, or for
 /// a loop the ancestor the link leads back to.
-fn walk_error(folder: &Path, e: walkdir::Error) -> CliError {
+pub(crate) fn walk_error(folder: &Path, e: walkdir::Error) -> CliError {
     let path = e.path().unwrap_or(folder).to_path_buf();
     let ancestor = e.loop_ancestor().map(Path::to_path_buf);
     let source = match (e.into_io_error(), ancestor) {
@@ -86,11 +86,11 @@ fn has_image_extension(path: &Path) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Creates empty files at `names` (relative to `dir`, parent folders included).
-    fn touch(dir: &Path, names: &[&str]) {
+    pub(crate) fn touch(dir: &Path, names: &[&str]) {
         for name in names {
             let path = dir.join(name);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
 use crate::error::{CliError, Result};
-use crate::inputs::InputImage;
+use crate::inputs::{self, InputImage};
 
 /// The extensions Keras takes from labelled folders.
 const KERAS_FORMATS: &[&str] = &[".bmp", ".gif", ".jpeg", ".jpg", ".png"];
@@ -56,10 +56,7 @@ pub fn read(root: &Path) -> Result<LabelledFolder> {
 fn class_photos(root: &Path, class: &str) -> Result<Vec<InputImage>> {
     let mut found = Vec::new();
     for entry in WalkDir::new(root.join(class)).sort_by_file_name() {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_path_buf();
-            CliError::io(&path, std::io::Error::other(e))
-        })?;
+        let entry = entry.map_err(|e| inputs::walk_error(root, e))?;
         let name = entry.file_name().to_string_lossy().to_lowercase();
         let is_file = entry.file_type().is_file() || entry.path().is_file();
         if is_file && KERAS_FORMATS.iter().any(|ext| name.ends_with(ext)) {
@@ -115,14 +112,7 @@ pub fn single_root(inputs: &[PathBuf]) -> Result<&Path> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn touch(dir: &Path, names: &[&str]) {
-        for name in names {
-            let path = dir.join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, b"").unwrap();
-        }
-    }
+    use crate::inputs::tests::touch;
 
     #[test]
     fn classes_and_files_follow_keras_rules() {
