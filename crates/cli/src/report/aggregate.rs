@@ -122,3 +122,39 @@ impl Summary {
 pub fn location(path: &Path, number: u64) -> String {
     format!("{}:{number}", path.display())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(image: &str, truth: Option<usize>, best: usize, sha: &str) -> ReportLine {
+        serde_json::from_value(serde_json::json!({
+            "image": image,
+            "top_k": [{"class": best, "label": format!("c{best}"), "probability": 0.9}],
+            "true_class": truth, "true_label": truth.map(|t| format!("c{t}")),
+            "target_index": 0, "model_sha256": sha, "options": {"top_k": null},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn counts_accuracy_and_confusion_and_refuses_another_model() {
+        let mut summary = Summary::default();
+        summary.add(&line("a", Some(0), 0, "m"), "r:1").unwrap();
+        summary.add(&line("b", Some(0), 2, "m"), "r:2").unwrap();
+        summary.add(&line("c", Some(1), 1, "m"), "r:3").unwrap();
+        summary.add(&line("d", None, 1, "m"), "r:4").unwrap();
+        summary.finish();
+        assert_eq!(
+            (summary.photos, summary.labelled, summary.correct),
+            (4, 3, 2)
+        );
+        assert_eq!(summary.confusion, [[0, 0, 1], [0, 2, 1], [1, 1, 1]]);
+        assert_eq!(summary.classes[&2], "c2");
+        let err = summary.add(&line("e", None, 1, "n"), "s:1").unwrap_err();
+        assert!(
+            err.to_string().starts_with("s:1: results of another model"),
+            "{err}"
+        );
+    }
+}
