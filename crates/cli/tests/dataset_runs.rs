@@ -307,6 +307,7 @@ fn resume_after_a_kill_loses_nothing_and_repeats_nothing() {
             "1",
             "--quiet",
         ])
+        .args(["--device", &kerascam_tests::device::device_name()])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -322,6 +323,7 @@ fn resume_after_a_kill_loses_nothing_and_repeats_nothing() {
     child.wait().unwrap();
     let before = std::fs::read_to_string(&jsonl).unwrap();
     let kept = before.lines().count();
+    assert!(kept < total as usize, "the run ended before the kill");
     // A write cut short by the kill leaves a line without its newline: resume must drop it.
     let first = before.lines().next().unwrap();
     std::fs::write(&jsonl, format!("{before}{}", &first[..first.len() / 2])).unwrap();
@@ -493,4 +495,61 @@ fn the_report_page_renders_and_a_confusion_cell_filters_the_gallery() {
     chromium(&page, "click=cm-1-0", Some(&shot));
     let picture = image::open(&shot).unwrap();
     assert_eq!((picture.width(), picture.height()), (1280, 1400));
+}
+
+#[test]
+fn labelled_folders_give_the_photos_and_classes_keras_gives() {
+    // tests/fixtures/dataset/manifest.json holds Keras 3's image_dataset_from_directory
+    // answer for the tree beside it (made by its generate.py).
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let tree = fixtures.join("dataset/tree");
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("dataset/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = Command::new(assert_cmd::cargo::cargo_bin("kerascam"))
+        .arg("explain")
+        .arg(fixtures.join("models/nested.keras"))
+        .arg(&tree)
+        .arg("--out")
+        .arg(out.path())
+        .args(["--labels-from-folders", "--json"])
+        .args(["--device", &kerascam_tests::device::device_name()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut got: Vec<(String, u64, String)> = String::from_utf8(run.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let line: Value = serde_json::from_str(l).unwrap();
+            let image = Path::new(line["image"].as_str().unwrap());
+            let rel = image
+                .strip_prefix(&tree)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let label = line["true_label"].as_str().unwrap().to_string();
+            (rel, line["true_class"].as_u64().unwrap(), label)
+        })
+        .collect();
+    let names = manifest["class_names"].as_array().unwrap();
+    let mut want: Vec<(String, u64, String)> = manifest["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let label = p["label"].as_u64().unwrap();
+            let name = names[label as usize].as_str().unwrap().to_string();
+            (p["path"].as_str().unwrap().to_string(), label, name)
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
 }
