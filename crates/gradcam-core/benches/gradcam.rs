@@ -2,6 +2,9 @@
 //! weights, batch 1 and 16. The architectures come from the conformance corpus configs; when
 //! the corpus is absent the benchmark says so and exits.
 //!
+//! For ResNet50 it then prints each pixel-level method's batch-1 time as a ratio to
+//! Grad-CAM's (SmoothGrad with its default 20 noisy copies).
+//!
 //! Run: `cargo bench -p gradcam-core` (KERASCAM_CONFORMANCE overrides the corpus location).
 
 use std::io::Read;
@@ -9,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use gradcam_core::candle_core::Device;
-use gradcam_core::{CamRequest, Network};
+use gradcam_core::{CamRequest, Network, SmoothGradOptions};
 use keras_import::Graph;
 
 fn corpus_dir() -> PathBuf {
@@ -110,6 +113,38 @@ fn main() {
                 rayon_threads()
             );
         }
+        if id == "k3_resnet50_top" {
+            pixel_ratios(&net);
+        }
+    }
+}
+
+/// Batch-1 times of the pixel-level methods against Grad-CAM's, best of 3.
+fn pixel_ratios(net: &Network) {
+    let x: Vec<f32> = (0..224 * 224 * 3)
+        .map(|i| ((i % 251) as f32 / 125.0) - 1.0)
+        .collect();
+    let request = CamRequest::default();
+    let cam = time_ms(3, || {
+        net.grad_cam(&x, 1, &request).expect("grad-cam");
+    });
+    let methods: [(&str, &dyn Fn()); 3] = [
+        ("guided-backprop", &|| {
+            net.guided_backprop(&x, 1, &[]).expect("guided backprop");
+        }),
+        ("guided-gradcam", &|| {
+            net.guided_grad_cam(&x, 1, &request)
+                .expect("guided grad-cam");
+        }),
+        ("smoothgrad (20)", &|| {
+            let options = SmoothGradOptions::default();
+            net.smooth_grad(&x, 1, &[], &options).expect("smoothgrad");
+        }),
+    ];
+    println!("grad-cam {cam:7.1} ms");
+    for (name, run) in methods {
+        let ms = time_ms(3, run);
+        println!("{name:16} {ms:8.1} ms = {:5.2} × grad-cam", ms / cam);
     }
 }
 
