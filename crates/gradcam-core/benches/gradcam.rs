@@ -5,7 +5,8 @@
 //! For ResNet50 it then prints each pixel-level method's batch-1 time as a ratio to
 //! Grad-CAM's (SmoothGrad with its default 20 noisy copies).
 //!
-//! Run: `cargo bench -p gradcam-core` (KERASCAM_CONFORMANCE overrides the corpus location).
+//! Run: `cargo bench -p gradcam-core` (KERASCAM_CONFORMANCE overrides the corpus location);
+//! `cargo bench -p gradcam-core -- pixel` prints only the pixel-level ratios.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -83,7 +84,13 @@ fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
 
 fn main() {
     let device = Device::Cpu;
-    for id in ["k3_resnet50_top", "k3_mobilenetv2_top"] {
+    let pixel_only = std::env::args().any(|a| a == "pixel");
+    let models: &[&str] = if pixel_only {
+        &["k3_resnet50_top"]
+    } else {
+        &["k3_resnet50_top", "k3_mobilenetv2_top"]
+    };
+    for &id in models {
         let Some((text, file)) = read_config(id) else {
             println!(
                 "skipped {id}: corpus config not found under {}",
@@ -94,7 +101,8 @@ fn main() {
         let mut graph = keras_import::graph_from_config_json(&text, &file).expect("config parses");
         randomise(&mut graph);
         let net = Network::load(&graph, &device).expect("network loads");
-        for n in [1usize, 16] {
+        let batches: &[usize] = if pixel_only { &[] } else { &[1, 16] };
+        for &n in batches {
             let x: Vec<f32> = (0..n * 224 * 224 * 3)
                 .map(|i| ((i % 251) as f32 / 125.0) - 1.0)
                 .collect();

@@ -184,6 +184,15 @@ fn check_same_size(first: &RgbImage, tile: &RgbImage) -> Result<()> {
     })
 }
 
+/// `opts` for one overlay tile: no panel, no colour bar.
+fn overlay_only(opts: &OverlayOptions) -> OverlayOptions {
+    OverlayOptions {
+        panel: false,
+        colorbar: false,
+        ..*opts
+    }
+}
+
 /// The photo, captioned with `class`, then for each of `maps` its overlay on the photo
 /// (`opts.colormap`, `opts.alpha`), captioned with the method and layer; with
 /// `opts.colorbar` a labelled colour bar (`opts.panel` is ignored). For comparing methods.
@@ -193,11 +202,7 @@ pub fn method_panel(
     maps: &[MethodMap<'_>],
     opts: &OverlayOptions,
 ) -> Result<RgbImage> {
-    let single = OverlayOptions {
-        panel: false,
-        colorbar: false,
-        ..*opts
-    };
+    let single = overlay_only(opts);
     let mut tiles = vec![Tile {
         image: photo.clone(),
         caption: class.lines(),
@@ -220,11 +225,7 @@ pub fn explained_panel(
     map: &MethodMap<'_>,
     opts: &OverlayOptions,
 ) -> Result<RgbImage> {
-    let single = OverlayOptions {
-        panel: false,
-        colorbar: false,
-        ..*opts
-    };
+    let single = overlay_only(opts);
     let overlay = render(photo, map.heatmap, &single)?;
     let (width, height) = photo.dimensions();
     let colors = opts

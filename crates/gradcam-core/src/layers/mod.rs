@@ -161,15 +161,6 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Box
             Box::new(layer_norm::LayerNorm::prepare(spec, &mut r)?)
         }
         Op::Activation(a) => Box::new(activations::Fused(*a)),
-        // A plain ReLU layer is the `relu` activation, so that guided backpropagation
-        // (`saliency::guided_relu`) treats it as every other ReLU.
-        Op::Relu {
-            max_value: None,
-            negative_slope,
-            threshold,
-        } if *negative_slope == 0.0 && *threshold == 0.0 => {
-            Box::new(activations::Fused(Activation::Relu))
-        }
         Op::Relu {
             max_value,
             negative_slope,
