@@ -127,13 +127,13 @@ fn main() {
     }
 }
 
-/// Batch-1 times of the pixel-level methods against Grad-CAM's, best of 3.
+/// Batch-1 times of the pixel-level methods against Grad-CAM's, best of 2 after a warm-up.
 fn pixel_ratios(net: &Network) {
     let x: Vec<f32> = (0..224 * 224 * 3)
         .map(|i| ((i % 251) as f32 / 125.0) - 1.0)
         .collect();
     let request = CamRequest::default();
-    let cam = time_ms(3, || {
+    let cam = time_ms(2, || {
         net.grad_cam(&x, 1, &request).expect("grad-cam");
     });
     let methods: [(&str, &dyn Fn()); 3] = [
@@ -151,7 +151,7 @@ fn pixel_ratios(net: &Network) {
     ];
     println!("grad-cam {cam:7.1} ms");
     for (name, run) in methods {
-        let ms = time_ms(3, run);
+        let ms = time_ms(2, run);
         println!("{name:16} {ms:8.1} ms = {:5.2} × grad-cam", ms / cam);
     }
 }
