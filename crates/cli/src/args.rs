@@ -134,10 +134,11 @@ pub struct ExplainArgs {
     /// Colormap: jet, turbo, viridis, inferno, magma or gray.
     #[arg(long, default_value = "jet")]
     pub colormap: String,
-    /// Write a side-by-side panel (photo | heatmap | overlay) instead of the overlay alone.
+    /// Write a side-by-side panel (photo | heatmap | overlay) instead of the overlay alone,
+    /// captioned with the class name, probability, method and layer.
     #[arg(long)]
     pub panel: bool,
-    /// Append a colour bar to the right of the picture.
+    /// Append a colour bar to the right of the picture (labelled 1, 0.5 and 0 on a panel).
     #[arg(long)]
     pub colorbar: bool,
     /// Output folder (created if needed).

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 
 use backbones::ColorMode;
 use gradcam_core::candle_core::Device;
-use gradcam_core::{CamRequest, CamResult, HeadInfo, Network, OutputChoice, Target};
+use gradcam_core::{
+    CamMethod, CamRequest, CamResult, GradCam, HeadInfo, Network, OutputChoice, Target,
+};
 use image::RgbImage;
-use overlay::{Colormap, Heatmap, OverlayOptions};
+use overlay::{ClassCaption, Colormap, Heatmap, MethodMap, OverlayOptions};
 use serde::Serialize;
 
 use crate::args::{DeviceArg, ExplainArgs};
@@ -407,7 +409,7 @@ impl Job<'_> {
             result.height as u32,
             result.heatmap.clone(),
         )?;
-        let picture = overlay::render(&prepared.photo, &heat, &self.overlay)?;
+        let picture = self.picture(prepared, result, &heat)?;
         crate::atomic::save_image(&picture.into(), &out, image::ImageFormat::Png)?;
         let npy_path = if self.args.save_heatmap {
             let path = self
@@ -442,6 +444,36 @@ impl Job<'_> {
             record.probability,
             record.output
         )
+    }
+
+    /// The overlay, or with `--panel` the captioned `photo | heatmap | overlay` panel.
+    fn picture(
+        &self,
+        prepared: &Prepared<'_>,
+        result: &CamResult,
+        heat: &Heatmap,
+    ) -> Result<RgbImage> {
+        if !self.overlay.panel {
+            return Ok(overlay::render(&prepared.photo, heat, &self.overlay)?);
+        }
+        let probabilities = self.head.class_probabilities(&result.probabilities);
+        let class = ClassCaption {
+            class: self
+                .label(result.class)
+                .unwrap_or_else(|| format!("class {}", result.class)),
+            probability: probabilities.get(result.class).copied().unwrap_or(f32::NAN),
+        };
+        let map = MethodMap {
+            method: GradCam.name(),
+            layer: Some(result.target_layer.as_str()),
+            heatmap: heat,
+        };
+        Ok(overlay::explained_panel(
+            &prepared.photo,
+            &class,
+            &map,
+            &self.overlay,
+        )?)
     }
 
     fn label(&self, class: usize) -> Option<String> {

@@ -2,14 +2,18 @@
 //! weights, batch 1 and 16. The architectures come from the conformance corpus configs; when
 //! the corpus is absent the benchmark says so and exits.
 //!
-//! Run: `cargo bench -p gradcam-core` (KERASCAM_CONFORMANCE overrides the corpus location).
+//! For ResNet50 it then prints each pixel-level method's batch-1 time as a ratio to
+//! Grad-CAM's (SmoothGrad with its default 20 noisy copies).
+//!
+//! Run: `cargo bench -p gradcam-core` (KERASCAM_CONFORMANCE overrides the corpus location);
+//! `cargo bench -p gradcam-core -- pixel` prints only the pixel-level ratios.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use gradcam_core::candle_core::Device;
-use gradcam_core::{CamRequest, Network};
+use gradcam_core::{CamRequest, Network, SmoothGradOptions};
 use keras_import::Graph;
 
 fn corpus_dir() -> PathBuf {
@@ -80,7 +84,13 @@ fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
 
 fn main() {
     let device = Device::Cpu;
-    for id in ["k3_resnet50_top", "k3_mobilenetv2_top"] {
+    let pixel_only = std::env::args().any(|a| a == "pixel");
+    let models: &[&str] = if pixel_only {
+        &["k3_resnet50_top"]
+    } else {
+        &["k3_resnet50_top", "k3_mobilenetv2_top"]
+    };
+    for &id in models {
         let Some((text, file)) = read_config(id) else {
             println!(
                 "skipped {id}: corpus config not found under {}",
@@ -91,7 +101,8 @@ fn main() {
         let mut graph = keras_import::graph_from_config_json(&text, &file).expect("config parses");
         randomise(&mut graph);
         let net = Network::load(&graph, &device).expect("network loads");
-        for n in [1usize, 16] {
+        let batches: &[usize] = if pixel_only { &[] } else { &[1, 16] };
+        for &n in batches {
             let x: Vec<f32> = (0..n * 224 * 224 * 3)
                 .map(|i| ((i % 251) as f32 / 125.0) - 1.0)
                 .collect();
@@ -110,6 +121,38 @@ fn main() {
                 rayon_threads()
             );
         }
+        if id == "k3_resnet50_top" {
+            pixel_ratios(&net);
+        }
+    }
+}
+
+/// Batch-1 times of the pixel-level methods against Grad-CAM's, best of 2 after a warm-up.
+fn pixel_ratios(net: &Network) {
+    let x: Vec<f32> = (0..224 * 224 * 3)
+        .map(|i| ((i % 251) as f32 / 125.0) - 1.0)
+        .collect();
+    let request = CamRequest::default();
+    let cam = time_ms(2, || {
+        net.grad_cam(&x, 1, &request).expect("grad-cam");
+    });
+    let methods: [(&str, &dyn Fn()); 3] = [
+        ("guided-backprop", &|| {
+            net.guided_backprop(&x, 1, &[]).expect("guided backprop");
+        }),
+        ("guided-gradcam", &|| {
+            net.guided_grad_cam(&x, 1, &request)
+                .expect("guided grad-cam");
+        }),
+        ("smoothgrad (20)", &|| {
+            let options = SmoothGradOptions::default();
+            net.smooth_grad(&x, 1, &[], &options).expect("smoothgrad");
+        }),
+    ];
+    println!("grad-cam {cam:7.1} ms");
+    for (name, run) in methods {
+        let ms = time_ms(2, run);
+        println!("{name:16} {ms:8.1} ms = {:5.2} × grad-cam", ms / cam);
     }
 }
 

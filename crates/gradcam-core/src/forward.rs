@@ -12,8 +12,8 @@ use crate::layers::depthwise::expansion::{self, ExpansionStep};
 use crate::layers::depthwise::Depthwise;
 use crate::layers::Evaluated;
 use crate::network::Network;
-use crate::ops::activation;
 use crate::plan::{Plan, Run, Step};
+use crate::saliency::guided_relu::{self, ReluBackward};
 
 /// What a forward pass hands back.
 pub(crate) struct Forward {
@@ -36,6 +36,7 @@ struct Marks {
 /// The values of one pass.
 struct Pass<'a> {
     plan: &'a Plan,
+    relu: ReluBackward,
     values: Vec<Option<Tensor>>,
     marks: Marks,
 }
@@ -60,13 +61,24 @@ fn as_kernel<T: 'static>(run: &Run) -> Option<&T> {
 impl Network {
     /// Runs the graph on `x`; `target` (if any) becomes the only tracked variable.
     pub(crate) fn forward(&self, x: &Tensor, target: Option<NodeId>) -> Result<Forward> {
+        self.forward_with(x, target, ReluBackward::Exact)
+    }
+
+    /// [`Network::forward`] with ReLU activations passing gradients back by `relu`'s rule.
+    pub(crate) fn forward_with(
+        &self,
+        x: &Tensor,
+        target: Option<NodeId>,
+        relu: ReluBackward,
+    ) -> Result<Forward> {
         let targets: Vec<NodeId> = target.into_iter().collect();
         let plan = self.plan(&targets)?;
-        match self.forward_checked(&plan, x, target, false) {
+        let (plan, target) = (&*plan, (target, relu));
+        match self.forward_checked(plan, x, target, false) {
             Ok(f) if all_finite(&f.logits)? && all_finite(&f.output)? => Ok(f),
             Ok(_) => {
                 // Rerun with a check after every node to name the first layer that goes bad.
-                self.forward_checked(&plan, x, target, true)?;
+                self.forward_checked(plan, x, target, true)?;
                 Err(CamError::new(
                     ErrorKind::NonFinite,
                     "the model output contains NaN or Inf",
@@ -80,12 +92,13 @@ impl Network {
         &self,
         plan: &Plan,
         x: &Tensor,
-        target: Option<NodeId>,
+        (target, relu): (Option<NodeId>, ReluBackward),
         check: bool,
     ) -> Result<Forward> {
         let nodes = &self.skeleton.nodes;
         let mut pass = Pass {
             plan,
+            relu,
             values: vec![None; nodes.len()],
             marks: Marks {
                 deferred: vec![false; nodes.len()],
@@ -159,7 +172,7 @@ impl Network {
             Some(v) => Evaluated::linear(v),
             None => self.evaluate(id, run, &inputs, pass)?,
         };
-        let value = activation::apply(&e.pre, e.activation)?;
+        let value = guided_relu::activate(&e.pre, e.activation, pass.relu)?;
         Ok(Some((value, e.pre)))
     }
 

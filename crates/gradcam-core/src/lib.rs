@@ -17,6 +17,7 @@ mod layers;
 pub mod network;
 mod ops;
 mod plan;
+pub mod saliency;
 pub mod target;
 
 pub use cam::{weighted_channel_sum, CamMethod, CamRequest, CamResult, GradCam, Target};
@@ -24,4 +25,5 @@ pub use candle_core;
 pub use error::{CamError, ErrorKind, Result};
 pub use head::{find_head, find_head_for, resolve_output, Head, HeadInfo, OutputChoice};
 pub use network::{Network, Prediction};
+pub use saliency::{PixelMap, SmoothGradOptions};
 pub use target::{default_target_layer, default_target_layer_for};

@@ -35,7 +35,7 @@ pub struct Network {
     needed: Vec<bool>,
     /// For each node, the last node reading it (values are dropped after it).
     pub(crate) last_use: Vec<usize>,
-    input: NodeId,
+    pub(crate) input: NodeId,
     input_shape: Vec<Option<usize>>,
     pub(crate) head: HeadInfo,
 }

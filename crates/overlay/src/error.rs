@@ -76,6 +76,12 @@ pub enum OverlayError {
         /// The width it would need.
         width: u64,
     },
+    /// The caption font shipped in the binary could not be read (a broken build).
+    #[error("the caption font cannot be read: {reason}")]
+    Font {
+        /// What the font parser reported.
+        reason: String,
+    },
     /// A colormap name that [`crate::Colormap`] does not know.
     #[error("unknown colormap {name:?}; expected one of: {expected}")]
     UnknownColormap {

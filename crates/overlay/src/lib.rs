@@ -29,6 +29,15 @@
 //!
 //! The height is always the photo's `H`.
 //!
+//! # Captioned panels
+//!
+//! [`explained_panel`] (`photo | heatmap | overlay`) and [`method_panel`] (`photo | method 1
+//! overlay | method 2 overlay | …`) write under each tile what it shows — the class name and
+//! probability under the photo, the method and layer under each map — and label the colour
+//! bar with 1, 0.5 and 0 ([`append_labelled_colorbar`]). The text is DejaVu Sans, compiled
+//! into the binary (`fonts/`, Bitstream Vera licence), rasterised with `ab_glyph`; a caption
+//! wider than its tile ends with "…". Sizes: [`captioned_row_size`].
+//!
 //! # Example
 //!
 //! ```
@@ -65,6 +74,8 @@
 //! `cv2.applyColorMap(np.arange(256), cv2.COLORMAP_JET)`.
 
 mod blend;
+mod caption;
+mod captioned;
 mod colormap;
 mod error;
 mod heatmap;
@@ -75,6 +86,14 @@ mod resize;
 mod tables;
 
 pub use blend::{blend, validate_alpha};
+pub use caption::{
+    caption_height, draw_text, fit_to_width, line_height, text_width, with_caption,
+    CAPTION_FONT_SIZE, CAPTION_PADDING, TEXT_COLOR,
+};
+pub use captioned::{
+    append_labelled_colorbar, captioned_row, captioned_row_size, explained_panel,
+    labelled_colorbar_width, method_panel, ClassCaption, MethodMap, Tile,
+};
 pub use colormap::Colormap;
 pub use error::{OverlayError, Result};
 pub use heatmap::Heatmap;

@@ -37,6 +37,14 @@ pub(crate) struct Relu {
 impl Kernel for Relu {
     fn evaluate(&self, inputs: &[Tensor], _: &Fusion) -> Result<Evaluated> {
         let x = first(inputs)?;
+        if self.max_value.is_none() && self.negative_slope == 0.0 && self.threshold == 0.0 {
+            // Plain: the `relu` activation, left to the caller so that guided
+            // backpropagation (`saliency::guided_relu`) treats it as every other ReLU.
+            return Ok(Evaluated {
+                pre: x.clone(),
+                activation: Activation::Relu,
+            });
+        }
         let y = activation::keras_relu(x, self.max_value, self.negative_slope, self.threshold)?;
         Ok(Evaluated::linear(y))
     }
