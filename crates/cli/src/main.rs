@@ -6,6 +6,7 @@
 mod args;
 mod bench;
 mod error;
+mod evaluate;
 mod explain;
 mod inputs;
 mod inspect;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         Command::Inspect(opts) => inspect::run(&opts),
         Command::Explain(opts) => explain::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
+        Command::Evaluate(opts) => evaluate::run(&opts),
     };
     match outcome {
         Ok(code) => code,
