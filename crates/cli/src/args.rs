@@ -24,6 +24,73 @@ pub enum Command {
     Bench(BenchArgs),
     /// Build the HTML report of explain runs' results (merges shards; rebuilds a report).
     Report(crate::report::ReportArgs),
+    /// Score explanation methods on photos: pointing game, deletion/insertion, ROAD, confidence.
+    Evaluate(EvaluateArgs),
+}
+
+/// A metric of `kerascam evaluate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricArg {
+    /// Pointing game (needs --boxes; TorchRay's rule, 15 px).
+    Pointing,
+    /// Deletion AUC (RISE).
+    Deletion,
+    /// Insertion AUC (RISE).
+    Insertion,
+    /// ROAD most/least relevant first and combined (noisy linear imputation).
+    Road,
+    /// Drop and increase in confidence (pytorch-grad-cam).
+    Confidence,
+}
+
+/// Options of `kerascam evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The model file (.keras or .h5).
+    pub model: PathBuf,
+    /// Photos, or folders searched recursively for images.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Explanation methods to score, comma-separated.
+    #[arg(
+        long = "method",
+        value_name = "M[,M...]",
+        value_delimiter = ',',
+        default_value = "gradcam"
+    )]
+    pub methods: Vec<String>,
+    /// Ground-truth boxes for the pointing game: JSON, {"boxes": {"photo.png": [[x0, y0, x1, y1], ...]}}.
+    #[arg(long, value_name = "FILE")]
+    pub boxes: Option<PathBuf>,
+    /// Metrics to compute, comma-separated (default: all).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "pointing,deletion,insertion,road,confidence"
+    )]
+    pub metrics: Vec<MetricArg>,
+    /// Target layer path. Default: the method's default layer.
+    #[arg(long, value_name = "PATH")]
+    pub layer: Option<String>,
+    /// Preprocessing applied to the 0..255 RGB pixels.
+    #[arg(long, value_enum, default_value_t = PreprocessArg::Auto)]
+    pub preprocess: PreprocessArg,
+    /// Perturbed images per forward pass.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Seed of ROAD's imputation noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    /// Print one JSON document instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Options of `kerascam bench`.

@@ -207,7 +207,10 @@ fn targets(args: &ExplainArgs, num_classes: usize) -> Result<Vec<Target>> {
 
 /// The model's fixed input size (`None` when free) and colour layout; a channel count other
 /// than 1, 3 or 4, or a preprocessing mode the layout has no meaning for, is refused.
-fn model_input(session: &Session, file: &Path) -> Result<(Option<(usize, usize)>, ColorMode)> {
+pub(crate) fn model_input(
+    session: &Session,
+    file: &Path,
+) -> Result<(Option<(usize, usize)>, ColorMode)> {
     let graph = &session.model.graph;
     let shape = graph
         .inputs

@@ -9,6 +9,7 @@ mod bench;
 mod dataset;
 mod digest;
 mod error;
+mod evaluate;
 mod explain;
 mod inputs;
 mod inspect;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Command::Explain(opts) => explain::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
         Command::Report(opts) => report::run(&opts),
+        Command::Evaluate(opts) => evaluate::run(&opts),
     };
     match outcome {
         Ok(code) => code,

@@ -14,6 +14,7 @@ pub mod error;
 mod forward;
 pub mod head;
 mod layers;
+pub mod metrics;
 pub mod network;
 mod ops;
 mod plan;

@@ -1,0 +1,296 @@
+//! `kerascam evaluate`: scores explanation methods on a set of photos with the pointing game,
+//! deletion and insertion, ROAD and the change in confidence (`gradcam_core::metrics`), and
+//! prints one table per method (or JSON).
+//!
+//! Each photo is explained for its top-1 class; the heatmap is resized to the model input
+//! (bilinear, half-pixel centres) for the perturbation metrics, which run in the model-ready
+//! space, and to the photo for the pointing game, whose boxes are in photo pixels. Scores are
+//! the model's output for the class (softmax probabilities, as RISE and pytorch-grad-cam's
+//! metric tutorial use).
+
+mod boxes;
+mod report;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use backbones::ColorMode;
+use gradcam_core::metrics::{self, CausalOptions, Classifier, ModelInput, RoadOptions};
+use gradcam_core::{CamMethod, CamRequest, GradCam, HeadInfo, Network, Target};
+use overlay::{resize_bilinear, Heatmap};
+
+use crate::args::{EvaluateArgs, MetricArg};
+use crate::error::{CliError, Result};
+use crate::explain::{make_device, model_input};
+use crate::inputs::{self, InputImage};
+use crate::session::Session;
+
+use boxes::Boxes;
+use report::{Failure, MethodReport, PhotoScores};
+
+/// The explanation method called `name` on the command line.
+///
+/// The one place that maps `--method` names to methods: today Grad-CAM alone.
+pub fn method_by_name(name: &str) -> Result<Box<dyn CamMethod>> {
+    match name {
+        "gradcam" => Ok(Box::new(GradCam)),
+        other => Err(CliError::Usage(format!(
+            "unknown method {other:?} (known: gradcam)"
+        ))),
+    }
+}
+
+/// Everything fixed for the whole run.
+struct Job<'a> {
+    args: &'a EvaluateArgs,
+    session: Session,
+    network: Network,
+    head: HeadInfo,
+    boxes: Option<Boxes>,
+    size: (usize, usize),
+    color: ColorMode,
+}
+
+/// A photo decoded and prepared for the network.
+struct Prepared {
+    tensor: Vec<f32>,
+    photo_size: (usize, usize),
+}
+
+/// Runs `kerascam evaluate`. Exit code 0 when every photo was evaluated, 1 when some failed.
+pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
+    let methods = args
+        .methods
+        .iter()
+        .map(|name| method_by_name(name).map(|m| (name.as_str(), m)))
+        .collect::<Result<Vec<_>>>()?;
+    if args.batch_size == 0 {
+        return Err(CliError::Usage("--batch-size must be at least 1".into()));
+    }
+    let boxes = args.boxes.as_deref().map(Boxes::read).transpose()?;
+    let device = make_device(args.device)?;
+    let mut session = Session::open(&args.model, args.preprocess)?;
+    let (size, color) = model_input(&session, &args.model)?;
+    let size = size.ok_or_else(|| {
+        CliError::Usage(format!(
+            "{}: evaluate needs a model with a fixed input size",
+            args.model.display()
+        ))
+    })?;
+    let network = Network::load_releasing(&mut session.model.graph, &device)?;
+    let images = inputs::collect(&args.inputs)?;
+    let job = Job {
+        args,
+        head: network.head(),
+        session,
+        network,
+        boxes,
+        size,
+        color,
+    };
+    let progress = progress_bar(args, images.len() * methods.len());
+    let mut reports = Vec::with_capacity(methods.len());
+    for (name, method) in &methods {
+        reports.push(job.evaluate_method(name, method.as_ref(), &images, &progress));
+    }
+    progress.finish_and_clear();
+    print_reports(args, &reports);
+    let failures: usize = reports.iter().map(|r| r.failed.len()).sum();
+    Ok(if failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_reports(args: &EvaluateArgs, reports: &[MethodReport]) {
+    if args.json {
+        let doc = serde_json::json!({
+            "model": args.model.display().to_string(),
+            "methods": reports,
+        });
+        println!("{doc}");
+        return;
+    }
+    for (i, report) in reports.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        print!("{}", report.table());
+    }
+}
+
+/// A bar over photos × methods on stderr, hidden with `--quiet` or when not a terminal.
+fn progress_bar(args: &EvaluateArgs, total: usize) -> indicatif::ProgressBar {
+    if args.quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} photos × methods  {elapsed_precise} (eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+impl Job<'_> {
+    fn evaluate_method(
+        &self,
+        name: &str,
+        method: &dyn CamMethod,
+        images: &[InputImage],
+        progress: &indicatif::ProgressBar,
+    ) -> MethodReport {
+        let mut per_photo = Vec::with_capacity(images.len());
+        let (mut unboxed, mut failed, mut layer) = (Vec::new(), Vec::new(), None);
+        for (index, image) in images.iter().enumerate() {
+            let shown = image.path.display().to_string();
+            match self.evaluate_photo(method, image, index as u64) {
+                Ok((scores, target_layer)) => {
+                    if self.wants(MetricArg::Pointing) && scores.pointing_hit.is_none() {
+                        unboxed.push(shown);
+                    }
+                    layer.get_or_insert(target_layer);
+                    per_photo.push(scores);
+                }
+                Err(e) => failed.push(Failure {
+                    image: shown,
+                    error: e.to_string(),
+                }),
+            }
+            progress.inc(1);
+        }
+        MethodReport::new(name, layer, per_photo, unboxed, failed)
+    }
+
+    fn wants(&self, metric: MetricArg) -> bool {
+        self.args.metrics.contains(&metric)
+    }
+
+    fn prepare(&self, image: &InputImage) -> Result<Prepared> {
+        let decoded = backbones::load_photo(&image.path)?;
+        let photo_size = (decoded.height() as usize, decoded.width() as usize);
+        let pixels = backbones::to_color_mode(decoded, self.color);
+        let (h, w) = self.size;
+        let tensor = backbones::pixels_to_tensor(
+            &pixels,
+            Some(h as u32),
+            Some(w as u32),
+            self.session.preprocessing,
+        )?;
+        Ok(Prepared {
+            tensor: tensor.data,
+            photo_size,
+        })
+    }
+
+    /// One photo's metrics and the target layer its map came from.
+    fn evaluate_photo(
+        &self,
+        method: &dyn CamMethod,
+        image: &InputImage,
+        index: u64,
+    ) -> Result<(PhotoScores, String)> {
+        let prepared = self.prepare(image)?;
+        let request = CamRequest {
+            layer: self.args.layer.clone(),
+            targets: vec![Target::Rank(0)],
+        };
+        let cam = self
+            .network
+            .cam_with(method, &prepared.tensor, 1, &request)?
+            .into_iter()
+            .flatten()
+            .next()
+            .ok_or_else(|| {
+                CliError::Usage(format!("{}: no map was computed", image.path.display()))
+            })?;
+        let heat = Heatmap::new(cam.width as u32, cam.height as u32, cam.heatmap)?;
+        let probabilities = self.head.class_probabilities(&cam.probabilities);
+        let mut scores = PhotoScores {
+            image: image.path.display().to_string(),
+            class: cam.class,
+            score: probabilities.get(cam.class).copied().unwrap_or(f32::NAN),
+            ..PhotoScores::default()
+        };
+        if self.wants(MetricArg::Pointing) {
+            self.pointing(image, &heat, prepared.photo_size, &mut scores)?;
+        }
+        let (h, w) = self.size;
+        let at_input = resize_bilinear(&heat, w as u32, h as u32)?.into_data();
+        let channels = prepared.tensor.len() / (h * w);
+        let input = ModelInput::new(&prepared.tensor, h, w, channels)?;
+        self.perturbation_metrics(&input, cam.class, &at_input, index, &mut scores)?;
+        Ok((scores, cam.target_layer))
+    }
+
+    fn pointing(
+        &self,
+        image: &InputImage,
+        heat: &Heatmap,
+        (height, width): (usize, usize),
+        scores: &mut PhotoScores,
+    ) -> Result<()> {
+        let Some(boxes) = self.boxes.as_ref().and_then(|b| b.find(image)) else {
+            return Ok(());
+        };
+        let at_photo = resize_bilinear(heat, width as u32, height as u32)?;
+        let outcome = metrics::pointing_game(
+            at_photo.data(),
+            width,
+            height,
+            boxes,
+            metrics::POINTING_TOLERANCE,
+        )?;
+        scores.pointing_hit = Some(outcome.hit);
+        scores.point = Some([outcome.point.0, outcome.point.1]);
+        Ok(())
+    }
+
+    fn perturbation_metrics(
+        &self,
+        input: &ModelInput<'_>,
+        class: usize,
+        heatmap: &[f32],
+        index: u64,
+        scores: &mut PhotoScores,
+    ) -> Result<()> {
+        let mut classifier = Classifier::new(
+            |batch: &[f32], n: usize| {
+                Ok(self
+                    .network
+                    .predict(batch, n)?
+                    .iter()
+                    .map(|p| self.head.class_probabilities(&p.probabilities))
+                    .collect())
+            },
+            self.args.batch_size,
+        );
+        let causal = CausalOptions::default();
+        if self.wants(MetricArg::Deletion) {
+            let curve = metrics::deletion(&mut classifier, input, class, heatmap, causal)?;
+            scores.deletion = Some(curve.auc);
+        }
+        if self.wants(MetricArg::Insertion) {
+            let curve = metrics::insertion(&mut classifier, input, class, heatmap, causal)?;
+            scores.insertion = Some(curve.auc);
+        }
+        if self.wants(MetricArg::Road) {
+            let options = RoadOptions {
+                seed: self.args.seed.wrapping_add(index.wrapping_mul(1 << 20)),
+                ..RoadOptions::default()
+            };
+            let road = metrics::road(&mut classifier, input, class, heatmap, &options)?;
+            scores.road_morf = Some(road.morf_mean);
+            scores.road_lerf = Some(road.lerf_mean);
+            scores.road_combined = Some(road.combined);
+        }
+        if self.wants(MetricArg::Confidence) {
+            let change = metrics::confidence_change(&mut classifier, input, class, heatmap)?;
+            scores.drop_in_confidence = Some(change.drop);
+            scores.increase_in_confidence = Some(change.increase);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! `kerascam evaluate` on the trained pointing fixture (`tests/fixtures/pointing/`): the
+//! table, `--json`, a photo without a box reported and never scored, an unknown method as
+//! one error line, and the pointing rate of Grad-CAM at the default layer equal to
+//! TensorFlow's (recorded by generate.py) within one photo.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+
+use common::{fixture, kerascam};
+use serde_json::Value;
+
+fn photo(name: &str) -> PathBuf {
+    fixture("pointing", &format!("photos/{name}"))
+}
+
+fn manifest() -> Value {
+    let text = std::fs::read_to_string(fixture("pointing", "manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn evaluate(extra: &[&OsStr]) -> std::process::Output {
+    let model = fixture("pointing", "model.keras");
+    let boxes = fixture("pointing", "boxes.json");
+    let device = kerascam_tests::device::device_name();
+    let mut args: Vec<&OsStr> = vec![
+        OsStr::new("evaluate"),
+        model.as_os_str(),
+        OsStr::new("--boxes"),
+        boxes.as_os_str(),
+        OsStr::new("--device"),
+        OsStr::new(&device),
+    ];
+    args.extend_from_slice(extra);
+    kerascam(&args)
+}
+
+#[test]
+fn the_table_has_every_metric_and_names_the_photo_without_a_box() {
+    let (a, b, unboxed) = (photo("001.png"), photo("002.png"), photo("100.png"));
+    let out = evaluate(&[a.as_os_str(), b.as_os_str(), unboxed.as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("method gradcam · layer "), "{stdout}");
+    assert!(stdout.contains("3 photo(s)"), "{stdout}");
+    for label in [
+        "pointing game",
+        "deletion AUC",
+        "insertion AUC",
+        "ROAD MoRF",
+        "ROAD LeRF",
+        "ROAD combined",
+        "drop in confidence",
+        "increase in confidence",
+    ] {
+        assert!(stdout.contains(label), "{label} missing: {stdout}");
+    }
+    // The pointing game counts the two boxed photos, the other metrics all three.
+    let pointing = stdout
+        .lines()
+        .find(|l| l.starts_with("pointing game"))
+        .unwrap();
+    assert!(pointing.trim_end().ends_with(" 2"), "{pointing}");
+    let deletion = stdout
+        .lines()
+        .find(|l| l.starts_with("deletion AUC"))
+        .unwrap();
+    assert!(deletion.trim_end().ends_with(" 3"), "{deletion}");
+    let no_box = stdout.lines().find(|l| l.starts_with("no box")).unwrap();
+    assert!(
+        no_box.contains("100.png") && !no_box.contains("001.png"),
+        "{no_box}"
+    );
+}
+
+#[test]
+fn json_reports_summaries_per_photo_scores_and_unboxed_photos() {
+    let (a, unboxed) = (photo("003.png"), photo("100.png"));
+    let out = evaluate(&[
+        a.as_os_str(),
+        unboxed.as_os_str(),
+        OsStr::new("--json"),
+        OsStr::new("--metrics"),
+        OsStr::new("pointing,confidence"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let method = &doc["methods"][0];
+    assert_eq!(method["method"], "gradcam");
+    assert_eq!(method["photos"], 2);
+    let keys: Vec<&str> = method["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["metric"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["pointing", "drop_in_confidence", "increase_in_confidence"]
+    );
+    assert_eq!(method["metrics"][0]["photos"], 1);
+    let unboxed_list = method["photos_without_box"].as_array().unwrap();
+    assert_eq!(unboxed_list.len(), 1);
+    assert!(unboxed_list[0].as_str().unwrap().ends_with("100.png"));
+    let last = &method["per_photo"][1];
+    assert!(last["pointing_hit"].is_null() && last["deletion"].is_null());
+    assert!(last["drop_in_confidence"].is_number());
+}
+
+#[test]
+fn an_unknown_method_is_one_error_line() {
+    let a = photo("001.png");
+    let out = evaluate(&[
+        a.as_os_str(),
+        OsStr::new("--method"),
+        OsStr::new("gradcam,nosuchcam"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("unknown method \"nosuchcam\""), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn grad_cams_pointing_rate_equals_tensorflows_within_one_photo() {
+    let photos = fixture("pointing", "photos");
+    let out = evaluate(&[
+        photos.as_os_str(),
+        OsStr::new("--metrics"),
+        OsStr::new("pointing"),
+        OsStr::new("--json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let method = &doc["methods"][0];
+    let manifest = manifest();
+    assert_eq!(method["layer"], manifest["default_layer"]);
+    let tf = &manifest["grad_cam_pointing"]["out_relu"];
+    let per_photo = method["per_photo"].as_array().unwrap();
+    let hits = per_photo
+        .iter()
+        .filter(|p| p["pointing_hit"] == true)
+        .count() as i64;
+    let counted = method["metrics"][0]["photos"].as_i64().unwrap();
+    assert_eq!(counted, tf["photos"].as_i64().unwrap());
+    let tf_hits = tf["hits"].as_i64().unwrap();
+    assert!(
+        (hits - tf_hits).abs() <= 1,
+        "kerascam {hits}/{counted} hits, TensorFlow {tf_hits}/{counted}"
+    );
+}
