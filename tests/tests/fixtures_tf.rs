@@ -44,20 +44,14 @@ fn check_case(dir: &Path, case: &FixtureCase, graph: &keras_import::Graph) -> us
         .grad_cam(
             &input.data,
             n,
-            &CamRequest {
-                layer: None,
-                targets: Target::top_k(2),
-            },
+            &CamRequest::for_layer(None, Target::top_k(2)),
         )
         .unwrap_or_else(|e| panic!("{id}: {e}"));
     let at_early = net
         .grad_cam(
             &input.data,
             n,
-            &CamRequest {
-                layer: Some(early.to_string()),
-                targets: vec![Target::Rank(0)],
-            },
+            &CamRequest::for_layer(Some(early.to_string()), vec![Target::Rank(0)]),
         )
         .unwrap_or_else(|e| panic!("{id}: {e}"));
     let mut checked = 0;

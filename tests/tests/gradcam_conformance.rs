@@ -164,10 +164,7 @@ fn run_one_by_one(
                 .iter()
                 .map(|h| Target::Class(h.class))
                 .collect();
-            let request = CamRequest {
-                layer: None,
-                targets,
-            };
+            let request = CamRequest::for_layer(None, targets);
             let mut results = net.grad_cam(&input.data, 1, &request).expect("grad-cam");
             let pred = net.predict(&input.data, 1).expect("predict").remove(0);
             (pred, results.remove(0))
@@ -187,10 +184,7 @@ fn run_batched(
         .max()
         .unwrap_or(0);
     let batch: Vec<f32> = inputs.iter().flat_map(|i| i.data.iter().copied()).collect();
-    let request = CamRequest {
-        layer: None,
-        targets: Target::top_k(ranks),
-    };
+    let request = CamRequest::for_layer(None, Target::top_k(ranks));
     let results = net
         .grad_cam(&batch, inputs.len(), &request)
         .expect("grad-cam");

@@ -7,7 +7,7 @@
 //! failure shrinks them; the plain tests take one fixed draw of the same strategies.
 
 use gradcam_core::candle_core::Tensor;
-use gradcam_core::{CamMethod, CamRequest, Network, Target};
+use gradcam_core::{CamContext, CamMethod, CamRequest, Contribution, Network, Target};
 use keras_import::{
     Activation, BinaryOp, Conv2dParams, Graph, Interpolation, Node, NodeId, Op, Operand, Padding,
     Pool2dParams, Shape, Weight,
@@ -413,9 +413,14 @@ impl CamMethod for GradientProbe {
         "gradient-probe"
     }
 
-    fn maps(&self, _a: &Tensor, g: &Tensor) -> gradcam_core::Result<Tensor> {
+    fn relu_map(&self) -> bool {
+        false
+    }
+
+    fn contribution(&self, ctx: &CamContext<'_>) -> gradcam_core::Result<Contribution> {
+        let g = ctx.gradients()?;
         let v = Tensor::from_slice(&self.0, self.0.len(), g.device())?;
-        Ok(g.broadcast_mul(&v)?.sum(3)?)
+        Ok(Contribution::Map(g.broadcast_mul(&v)?.sum(3)?))
     }
 }
 
@@ -561,10 +566,10 @@ fn kitchen_sink_weights() -> impl Strategy<Value = (u8, Vec<f32>)> {
 }
 
 fn request(layer: &Graph, target: NodeId, class: usize) -> CamRequest {
-    CamRequest {
-        layer: Some(layer.nodes[target].path.clone()),
-        targets: vec![Target::Class(class)],
-    }
+    CamRequest::for_layer(
+        Some(layer.nodes[target].path.clone()),
+        vec![Target::Class(class)],
+    )
 }
 
 proptest! {
@@ -650,9 +655,10 @@ impl CamMethod for ClassicCam {
         "classic-cam"
     }
 
-    fn maps(&self, a: &Tensor, _g: &Tensor) -> gradcam_core::Result<Tensor> {
+    fn contribution(&self, ctx: &CamContext<'_>) -> gradcam_core::Result<Contribution> {
+        let a = ctx.activations();
         let w = Tensor::from_slice(&self.0, self.0.len(), a.device())?;
-        Ok(a.broadcast_mul(&w)?.sum(3)?.relu()?)
+        Ok(Contribution::Map(a.broadcast_mul(&w)?.sum(3)?.relu()?))
     }
 }
 
@@ -691,7 +697,7 @@ proptest! {
         let mut graph = kitchen_sink(variant).0.build(&weights);
         let net = Network::load(&graph, &kerascam_tests::device()).expect("load");
         let n = 3;
-        let req = CamRequest { layer: None, targets: Target::top_k(2) };
+        let req = CamRequest::for_layer(None, Target::top_k(2));
         let batch = net.grad_cam(&x, n, &req).expect("batch");
         for (i, per_image) in batch.iter().enumerate() {
             let alone = net.grad_cam(&x[i * H * W * C..(i + 1) * H * W * C], 1, &req).expect("alone");
@@ -715,7 +721,7 @@ proptest! {
         }
         let scaled = Network::load(&graph, &kerascam_tests::device()).expect("load scaled");
         let classes: Vec<Target> = batch[0].iter().map(|r| Target::Class(r.class)).collect();
-        let fixed = CamRequest { layer: None, targets: classes };
+        let fixed = CamRequest::for_layer(None, classes);
         let before = net.grad_cam(&x[..H * W * C], 1, &fixed).expect("before");
         let after = scaled.grad_cam(&x[..H * W * C], 1, &fixed).expect("after");
         for (a, b) in before[0].iter().zip(&after[0]) {

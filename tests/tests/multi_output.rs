@@ -40,10 +40,7 @@ fn check_output(dir: &Path, manifest: &Value, file: &str, choice: &OutputChoice)
     for image in manifest["images"].as_array().expect("images") {
         let want = &image["outputs"][index];
         let input = npy::read_f32(&dir.join(text(&image["input"])));
-        let request = CamRequest {
-            layer: None,
-            targets: vec![Target::Rank(0)],
-        };
+        let request = CamRequest::for_layer(None, vec![Target::Rank(0)]);
         let results = net
             .grad_cam(&input.data, 1, &request)
             .unwrap_or_else(|e| panic!("{file}: {e}"));

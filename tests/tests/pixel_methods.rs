@@ -137,10 +137,10 @@ fn guided_grad_cam_matches_tensorflow() {
         let refs = case.spec["guided_gradcam"]
             .as_array()
             .expect("guided_gradcam");
-        let request = CamRequest {
-            layer: Some(text(&case.spec, "layer").to_string()),
-            targets: refs.iter().map(|r| Target::Class(class(r))).collect(),
-        };
+        let request = CamRequest::for_layer(
+            Some(text(&case.spec, "layer").to_string()),
+            refs.iter().map(|r| Target::Class(class(r))).collect(),
+        );
         let maps = case
             .net
             .guided_grad_cam(&case.input, 1, &request)

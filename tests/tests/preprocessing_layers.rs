@@ -54,10 +54,7 @@ fn check_file(dir: &Path, id: &str, file: &str, images: &[Value], worst: &mut Wo
             .and_then(|net| net.with_input_size(input.shape[1], input.shape[2]))
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let class = image["class"].as_u64().expect("class") as usize;
-        let request = CamRequest {
-            layer: None,
-            targets: vec![Target::Class(class)],
-        };
+        let request = CamRequest::for_layer(None, vec![Target::Class(class)]);
         let result = net
             .grad_cam(&input.data, 1, &request)
             .unwrap_or_else(|e| panic!("{file} img{i}: {e}"));

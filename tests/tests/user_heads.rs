@@ -46,10 +46,7 @@ fn check_case(dir: &Path, case: &Value) -> [f32; 3] {
         }
         let tensor = pixels_to_tensor(&pixels, Some(32), Some(32), pre).expect("tensor");
         assert_eq!(tensor.shape(), [1, 32, 32, mode.channels()]);
-        let request = CamRequest {
-            layer: None,
-            targets: Target::top_k(2),
-        };
+        let request = CamRequest::for_layer(None, Target::top_k(2));
         let results = net
             .grad_cam(&tensor.data, 1, &request)
             .unwrap_or_else(|e| panic!("{id}: {e}"));

@@ -168,6 +168,15 @@ impl DeviceArg {
     }
 }
 
+/// Heatmap normalisation of `kerascam explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NormalizeArg {
+    /// Divide by the maximum.
+    Max,
+    /// `(x - min) / (max(x - min) + 1e-7)`.
+    Minmax,
+}
+
 /// Options of `kerascam explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -185,9 +194,28 @@ pub struct ExplainArgs {
     /// Class names: a text file with one name per line, or a JSON list of strings.
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
-    /// Target layer path (e.g. `mobilenetv2_1.00_224/out_relu`). Default: the last feature map.
-    #[arg(long, value_name = "PATH")]
-    pub layer: Option<String>,
+    /// Target layer path (e.g. `mobilenetv2_1.00_224/out_relu`); repeatable, several layers
+    /// are fused; `stages` = the last layer of each resolution from 1/4 to 1/32 of the input.
+    /// Default: the last feature map.
+    #[arg(long = "layer", value_name = "PATH")]
+    pub layers: Vec<String>,
+    /// CAM method, or several comma-separated (one picture each): gradcam, hirescam,
+    /// gradcam-elementwise, gradcam++, xgradcam, layercam, eigencam, eigengradcam, scorecam,
+    /// ablationcam.
+    #[arg(long, value_name = "NAME[,NAME…]", default_value = "gradcam")]
+    pub method: String,
+    /// Score-CAM: score only the N channels with the largest spatial spread (Faster Score-CAM).
+    #[arg(long, value_name = "N")]
+    pub max_channels: Option<usize>,
+    /// Average six passes: horizontal flip x input multiplied by 0.9, 1, 1.1.
+    #[arg(long)]
+    pub aug_smooth: bool,
+    /// Use the first principal component of the weighted activations instead of their sum.
+    #[arg(long)]
+    pub eigen_smooth: bool,
+    /// Heatmap normalisation: `max` (divide by the maximum) or `minmax` (pytorch-grad-cam's).
+    #[arg(long, value_enum, default_value_t = NormalizeArg::Max)]
+    pub normalize: NormalizeArg,
     /// The model output to explain, by position (0 is the first) or by layer name or path.
     /// Default: the first output.
     #[arg(long, value_name = "NAME|INDEX")]
@@ -211,7 +239,8 @@ pub struct ExplainArgs {
     /// Output folder (created if needed).
     #[arg(long, default_value = "heatmap")]
     pub out: PathBuf,
-    /// Also write the raw heatmap (feature-map resolution, float32) as `.npy`.
+    /// Also write the normalised heatmap (feature-map resolution, the finest layer's when
+    /// several are fused; float32) as `.npy`.
     #[arg(long)]
     pub save_heatmap: bool,
     /// Images per forward pass.

@@ -193,10 +193,7 @@ impl Job<'_> {
         index: u64,
     ) -> Result<(PhotoScores, String)> {
         let prepared = self.prepare(image)?;
-        let request = CamRequest {
-            layer: self.args.layer.clone(),
-            targets: vec![Target::Rank(0)],
-        };
+        let request = CamRequest::for_layer(self.args.layer.clone(), vec![Target::Rank(0)]);
         let cam = self
             .network
             .cam_with(method, &prepared.tensor, 1, &request)?

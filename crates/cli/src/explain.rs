@@ -5,15 +5,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use backbones::ColorMode;
+use gradcam_core::cam::registry::{method_by_name, method_names};
 use gradcam_core::candle_core::Device;
 use gradcam_core::{
-    CamMethod, CamRequest, CamResult, GradCam, HeadInfo, Network, OutputChoice, Target,
+    CamMethod, CamRequest, CamResult, HeadInfo, MethodOptions, Network, Normalize, OutputChoice,
+    Target,
 };
 use image::RgbImage;
 use overlay::{ClassCaption, Colormap, Heatmap, MethodMap, OverlayOptions};
 use serde::Serialize;
 
-use crate::args::{DeviceArg, ExplainArgs};
+use crate::args::{DeviceArg, ExplainArgs, NormalizeArg};
 use crate::dataset::{self, DatasetRun};
 use crate::error::{CliError, Result};
 use crate::inputs::InputImage;
@@ -45,8 +47,12 @@ pub struct ExplainRecord {
     pub top_k: Vec<ClassProbability>,
     /// Every logit.
     pub logits: Vec<f32>,
-    /// The layer whose activations were weighted.
+    /// The layer whose activations were weighted (the first of `layers`).
     pub target_layer: String,
+    /// Every target layer, as fused.
+    pub layers: Vec<String>,
+    /// The CAM method.
+    pub method: String,
     /// The model output explained: its node path.
     pub model_output: String,
     /// The preprocessing applied.
@@ -76,6 +82,8 @@ struct Job<'a> {
     output: OutputChoice,
     labels: Option<Vec<String>>,
     request: CamRequest,
+    /// The methods run, one picture each.
+    methods: Vec<Box<dyn CamMethod>>,
     overlay: OverlayOptions,
     input_size: Option<(usize, usize)>,
     /// The colour layout the model takes (1, 3 or 4 channels).
@@ -87,6 +95,7 @@ struct Job<'a> {
 /// Runs `kerascam explain`. Exit code 0 when every photo was explained, 1 when some failed.
 pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
     let overlay = overlay_options(args)?;
+    let methods = methods(args)?;
     if args.batch_size == 0 {
         return Err(CliError::Usage("--batch-size must be at least 1".into()));
     }
@@ -96,7 +105,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
     let output = OutputChoice::parse(args.output.as_deref().unwrap_or("0"));
     // An unknown output, or one without a feature map, is refused before any photo is read.
     let output_node = gradcam_core::resolve_output(graph, &output)?;
-    if args.layer.is_none() {
+    if args.layers.is_empty() {
         gradcam_core::default_target_layer_for(graph, output_node)?;
     }
     let (input_size, color) = model_input(&session, &args.model)?;
@@ -121,8 +130,14 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         None => session.imagenet_labels(num_classes),
     };
     let request = CamRequest {
-        layer: args.layer.clone(),
+        layers: args.layers.clone(),
         targets: targets(args, num_classes)?,
+        aug_smooth: args.aug_smooth,
+        eigen_smooth: args.eigen_smooth,
+        normalize: match args.normalize {
+            NormalizeArg::Max => Normalize::Max,
+            NormalizeArg::Minmax => Normalize::MinMax,
+        },
     };
     let plan = dataset::plan(
         args,
@@ -131,7 +146,8 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         &session.preprocessing.to_string(),
     )?;
     let images = plan.images;
-    guard_inputs(&images, &args.out, request.targets.len())?;
+    let names: Vec<&str> = methods.iter().map(|m| m.name()).collect();
+    guard_inputs(&images, &args.out, &names, request.targets.len())?;
     std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;
     let job = Job {
         args,
@@ -141,6 +157,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
         network,
         labels,
         request,
+        methods,
         overlay,
         input_size,
         color,
@@ -191,6 +208,34 @@ pub(crate) fn make_device(choice: DeviceArg) -> Result<Device> {
     })
 }
 
+/// The methods `--method` names (comma-separated, each once, in order).
+fn methods(args: &ExplainArgs) -> Result<Vec<Box<dyn CamMethod>>> {
+    let options = MethodOptions {
+        max_channels: args.max_channels,
+        ..MethodOptions::default()
+    };
+    if args.max_channels == Some(0) {
+        return Err(CliError::Usage("--max-channels must be at least 1".into()));
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for name in args.method.split(',').map(str::trim) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            method_by_name(name, &options).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "unknown --method {name:?} (choose {})",
+                    method_names()
+                ))
+            })
+        })
+        .collect()
+}
+
 fn targets(args: &ExplainArgs, num_classes: usize) -> Result<Vec<Target>> {
     if let Some(&bad) = args.classes.iter().find(|&&c| c >= num_classes) {
         return Err(CliError::Usage(format!(
@@ -235,12 +280,17 @@ pub(crate) fn model_input(
 }
 
 /// Refuses an output location that would overwrite one of the inputs.
-fn guard_inputs(images: &[InputImage], out: &Path, per_image: usize) -> Result<()> {
+fn guard_inputs(
+    images: &[InputImage],
+    out: &Path,
+    methods: &[&str],
+    per_image: usize,
+) -> Result<()> {
     for image in images {
         let Ok(input) = image.path.canonicalize() else {
             continue;
         };
-        for class_suffix in output_suffixes(per_image) {
+        for class_suffix in output_suffixes(methods, per_image) {
             let candidate = out.join(output_name(&image.out_stem, &class_suffix, "png"));
             if candidate.canonicalize().is_ok_and(|c| c == input) {
                 return Err(CliError::Usage(format!(
@@ -253,11 +303,26 @@ fn guard_inputs(images: &[InputImage], out: &Path, per_image: usize) -> Result<(
     Ok(())
 }
 
-fn output_suffixes(per_image: usize) -> Vec<String> {
-    if per_image == 1 {
-        vec![String::new()]
+/// Every output name suffix: `.<method>` when several methods run, then `.<i>` when several
+/// classes are explained.
+fn output_suffixes(methods: &[&str], per_image: usize) -> Vec<String> {
+    methods
+        .iter()
+        .flat_map(|m| (0..per_image).map(move |i| output_suffix(methods.len(), m, per_image, i)))
+        .collect()
+}
+
+/// The output name suffix of method `method` (one of `methods`) and class `i` of `per_image`.
+fn output_suffix(methods: usize, method: &str, per_image: usize, i: usize) -> String {
+    let method = if methods > 1 {
+        format!(".{method}")
     } else {
-        (0..per_image).map(|i| format!(".{i}")).collect()
+        String::new()
+    };
+    if per_image == 1 {
+        method
+    } else {
+        format!("{method}.{i}")
     }
 }
 
@@ -355,36 +420,43 @@ impl Job<'_> {
             .iter()
             .flat_map(|p| p.tensor.iter().copied())
             .collect();
-        let results = match self.input_size {
-            Some(_) => self.network.grad_cam(&batch, group.len(), &self.request)?,
+        // A free-size model is prepared for each photo size it meets.
+        let resized;
+        let network = match self.input_size {
+            Some(_) => &self.network,
             None => {
                 let (h, w) = group[0].size;
-                // A free-size model is prepared for each photo size it meets.
-                Network::load_with(
-                    &self.session.model.graph,
-                    self.network.device(),
-                    &self.output,
-                )?
-                .with_input_size(h, w)?
-                .grad_cam(&batch, group.len(), &self.request)?
+                let graph = &self.session.model.graph;
+                resized = Network::load_with(graph, self.network.device(), &self.output)?
+                    .with_input_size(h, w)?;
+                &resized
             }
         };
         let mut lines = Vec::new();
-        for (prepared, per_image) in group.iter().zip(results) {
-            let per_target = per_image.len();
-            let mut records = Vec::with_capacity(per_target);
-            for (i, result) in per_image.iter().enumerate() {
-                let suffix = if per_target == 1 {
-                    String::new()
-                } else {
-                    format!(".{i}")
-                };
-                records.push(self.write_outputs(prepared, result, &suffix)?);
+        let mut per_method = Vec::with_capacity(self.methods.len());
+        for method in &self.methods {
+            per_method.push(network.cam_with(
+                method.as_ref(),
+                &batch,
+                group.len(),
+                &self.request,
+            )?);
+        }
+        for (g, prepared) in group.iter().enumerate() {
+            let mut results = Vec::new();
+            let mut records = Vec::new();
+            for (method, per_image) in self.methods.iter().zip(&per_method) {
+                let per_target = per_image[g].len();
+                for (i, result) in per_image[g].iter().enumerate() {
+                    let suffix = output_suffix(self.methods.len(), method.name(), per_target, i);
+                    records.push(self.write_outputs(prepared, result, &suffix)?);
+                    results.push(result.clone());
+                }
             }
             let json = self.dataset.finish_photo(
                 prepared.input,
                 &prepared.photo,
-                &per_image,
+                &results,
                 &records,
                 &self.overlay,
             )?;
@@ -467,7 +539,7 @@ impl Job<'_> {
             probability: probabilities.get(result.class).copied().unwrap_or(f32::NAN),
         };
         let map = MethodMap {
-            method: GradCam.name(),
+            method: &result.method,
             layer: Some(result.target_layer.as_str()),
             heatmap: heat,
         };
@@ -512,6 +584,8 @@ impl Job<'_> {
                 .collect(),
             logits: result.logits.clone(),
             target_layer: result.target_layer.clone(),
+            layers: result.layers.clone(),
+            method: result.method.clone(),
             model_output: self.network.graph().nodes[self.head.output_node]
                 .path
                 .clone(),

@@ -23,6 +23,8 @@ pub(crate) struct Forward {
     pub output: Tensor,
     /// The target activation as the only tracked variable, when one was requested.
     pub target: Option<Var>,
+    /// The values of the nodes asked to be kept, in the order asked.
+    pub kept: Vec<Tensor>,
 }
 
 /// Per-pass marks of nodes whose work another node did (decided by the input at hand).
@@ -61,7 +63,7 @@ fn as_kernel<T: 'static>(run: &Run) -> Option<&T> {
 impl Network {
     /// Runs the graph on `x`; `target` (if any) becomes the only tracked variable.
     pub(crate) fn forward(&self, x: &Tensor, target: Option<NodeId>) -> Result<Forward> {
-        self.forward_with(x, target, ReluBackward::Exact)
+        self.forward_pass(x, target, &[], ReluBackward::Exact)
     }
 
     /// [`Network::forward`] with ReLU activations passing gradients back by `relu`'s rule.
@@ -71,14 +73,37 @@ impl Network {
         target: Option<NodeId>,
         relu: ReluBackward,
     ) -> Result<Forward> {
-        let targets: Vec<NodeId> = target.into_iter().collect();
+        self.forward_pass(x, target, &[], relu)
+    }
+
+    /// Like [`Network::forward`], also handing back the values of the nodes in `keep` (their
+    /// own values: the plan undoes every fold that would hide them).
+    pub(crate) fn forward_keeping(
+        &self,
+        x: &Tensor,
+        target: Option<NodeId>,
+        keep: &[NodeId],
+    ) -> Result<Forward> {
+        self.forward_pass(x, target, keep, ReluBackward::Exact)
+    }
+
+    /// The pass behind the three above; a non-finite output is traced to its first layer.
+    fn forward_pass(
+        &self,
+        x: &Tensor,
+        target: Option<NodeId>,
+        keep: &[NodeId],
+        relu: ReluBackward,
+    ) -> Result<Forward> {
+        let mut targets: Vec<NodeId> = target.into_iter().collect();
+        targets.extend_from_slice(keep);
         let plan = self.plan(&targets)?;
-        let (plan, target) = (&*plan, (target, relu));
-        match self.forward_checked(plan, x, target, false) {
+        let run = |check| self.forward_checked(&plan, x, (target, keep, relu), check);
+        match run(false) {
             Ok(f) if all_finite(&f.logits)? && all_finite(&f.output)? => Ok(f),
             Ok(_) => {
                 // Rerun with a check after every node to name the first layer that goes bad.
-                self.forward_checked(plan, x, target, true)?;
+                run(true)?;
                 Err(CamError::new(
                     ErrorKind::NonFinite,
                     "the model output contains NaN or Inf",
@@ -92,7 +117,7 @@ impl Network {
         &self,
         plan: &Plan,
         x: &Tensor,
-        (target, relu): (Option<NodeId>, ReluBackward),
+        (target, keep, relu): (Option<NodeId>, &[NodeId], ReluBackward),
         check: bool,
     ) -> Result<Forward> {
         let nodes = &self.skeleton.nodes;
@@ -133,7 +158,7 @@ impl Network {
             }
             pass.values[id] = Some(value);
             for &i in &node.inputs {
-                if self.last_use[i] == id && target != Some(i) {
+                if self.last_use[i] == id && target != Some(i) && !keep.contains(&i) {
                     pass.values[i] = None;
                 }
             }
@@ -141,10 +166,15 @@ impl Network {
         let output = pass.values[self.head.output_node].as_ref();
         let logits = logits.or_else(|| pass.values[self.head.logits_node].clone());
         let missing = || CamError::new(ErrorKind::InvalidGraph, "the output was not computed");
+        let kept = keep
+            .iter()
+            .map(|&k| pass.values[k].clone().ok_or_else(missing))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Forward {
             logits: per_image(&logits.ok_or_else(missing)?)?,
             output: per_image(output.ok_or_else(missing)?)?,
             target: var,
+            kept,
         })
     }
 
@@ -256,5 +286,117 @@ impl Network {
                 })
             })
             .collect()
+    }
+}
+
+/// What the layers after a target layer read: the nodes after it, and the values of the
+/// nodes before it that they also read (the frontier, e.g. a skip connection around the
+/// target), taken from one image's full pass.
+pub(crate) struct Tail {
+    /// The target node.
+    target: NodeId,
+    /// Nodes the output depends on through the target.
+    after: Vec<bool>,
+    /// Frontier nodes with their value for the image (`[1, …]`).
+    frontier: Vec<(NodeId, Tensor)>,
+}
+
+/// `t` (`[1, …]`) repeated `b` times along the batch axis.
+fn repeat_batch(t: &Tensor, b: usize) -> Result<Tensor> {
+    let mut reps = vec![1usize; t.rank()];
+    reps[0] = b;
+    Ok(t.repeat(reps)?)
+}
+
+impl Network {
+    /// The nodes after `target` on the output path, and the frontier nodes they read.
+    fn tail_nodes(&self, target: NodeId) -> (Vec<bool>, Vec<NodeId>) {
+        let nodes = &self.skeleton.nodes;
+        let mut after = vec![false; nodes.len()];
+        let mut frontier = Vec::new();
+        for (id, node) in nodes.iter().enumerate().skip(target + 1) {
+            after[id] =
+                self.output_depends_on(id) && node.inputs.iter().any(|&i| i == target || after[i]);
+            if after[id] {
+                let outside = node.inputs.iter().filter(|&&i| i != target && !after[i]);
+                frontier.extend(outside);
+            }
+        }
+        frontier.sort_unstable();
+        frontier.dedup();
+        (after, frontier)
+    }
+
+    /// Prepares passes that start at `target` for the one image `x` (`[1, H, W, C]`): one
+    /// full pass when the layers after the target also read earlier values, none otherwise.
+    pub(crate) fn tail(&self, x: &Tensor, target: NodeId) -> Result<Tail> {
+        let (after, ids) = self.tail_nodes(target);
+        let frontier = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let kept = self.forward_keeping(x, Some(target), &ids)?.kept;
+            ids.into_iter().zip(kept).collect()
+        };
+        Ok(Tail {
+            target,
+            after,
+            frontier,
+        })
+    }
+
+    /// Logits `[B, K]` of the layers after the target run on the target activations
+    /// `[B, h, w, k]` (the frontier values repeated for each of the `B` copies).
+    pub(crate) fn forward_tail(&self, tail: &Tail, activations: &Tensor) -> Result<Tensor> {
+        let b = activations.dim(0)?;
+        let nodes = &self.skeleton.nodes;
+        let mut targets = vec![tail.target];
+        targets.extend(tail.frontier.iter().map(|(id, _)| *id));
+        let plan = self.plan(&targets)?;
+        let mut pass = Pass {
+            plan: &plan,
+            relu: ReluBackward::Exact,
+            values: vec![None; nodes.len()],
+            marks: Marks {
+                deferred: vec![false; nodes.len()],
+                summed: vec![false; nodes.len()],
+            },
+        };
+        pass.values[tail.target] = Some(activations.clone());
+        for (id, value) in &tail.frontier {
+            pass.values[*id] = Some(repeat_batch(value, b)?);
+        }
+        let mut logits = None;
+        for (id, node) in nodes.iter().enumerate().skip(tail.target + 1) {
+            if !tail.after[id] {
+                continue;
+            }
+            let step = self.run_step(id, activations, &mut pass);
+            let Some((value, pre)) = step.map_err(|e| e.in_layer(&node.path))? else {
+                continue;
+            };
+            if id == self.head.logits_node {
+                logits = Some(if self.head.fused { pre } else { value.clone() });
+            }
+            pass.values[id] = Some(value);
+            for &i in &node.inputs {
+                if self.last_use[i] == id {
+                    pass.values[i] = None;
+                }
+            }
+        }
+        let logits = logits.ok_or_else(|| {
+            CamError::new(
+                ErrorKind::InvalidGraph,
+                "the logits do not come after the target layer",
+            )
+        })?;
+        let logits = per_image(&logits)?;
+        if !all_finite(&logits)? {
+            return Err(CamError::new(
+                ErrorKind::NonFinite,
+                "the logits of a modified target activation contain NaN or Inf",
+            ));
+        }
+        Ok(logits)
     }
 }

@@ -21,10 +21,14 @@ mod plan;
 pub mod saliency;
 pub mod target;
 
-pub use cam::{weighted_channel_sum, CamMethod, CamRequest, CamResult, GradCam, Target};
+pub use cam::registry::{method_by_name, MethodOptions};
+pub use cam::{
+    weighted_channel_sum, CamContext, CamMethod, CamRequest, CamResult, Contribution, GradCam,
+    Normalize, Target, STAGES,
+};
 pub use candle_core;
 pub use error::{CamError, ErrorKind, Result};
 pub use head::{find_head, find_head_for, resolve_output, Head, HeadInfo, OutputChoice};
 pub use network::{Network, Prediction};
 pub use saliency::{PixelMap, SmoothGradOptions};
-pub use target::{default_target_layer, default_target_layer_for};
+pub use target::{default_target_layer, default_target_layer_for, stage_layers};

@@ -161,7 +161,12 @@ fn result_options(args: &ExplainArgs, preprocessing: &str) -> Result<serde_json:
     };
     Ok(serde_json::json!({
         "preprocessing": preprocessing,
-        "layer": args.layer,
+        "layers": args.layers,
+        "method": args.method,
+        "max_channels": args.max_channels,
+        "aug_smooth": args.aug_smooth,
+        "eigen_smooth": args.eigen_smooth,
+        "normalize": format!("{:?}", args.normalize),
         "output": args.output,
         "class": args.classes,
         "top_k": args.top_k,
