@@ -15,8 +15,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use backbones::ColorMode;
+use gradcam_core::cam::registry;
 use gradcam_core::metrics::{self, CausalOptions, Classifier, ModelInput, RoadOptions};
-use gradcam_core::{CamMethod, CamRequest, GradCam, HeadInfo, Network, Target};
+use gradcam_core::{CamMethod, CamRequest, HeadInfo, MethodOptions, Network, Target};
 use overlay::{resize_bilinear, Heatmap};
 
 use crate::args::{EvaluateArgs, MetricArg};
@@ -28,16 +29,15 @@ use crate::session::Session;
 use boxes::Boxes;
 use report::{Failure, MethodReport, PhotoScores};
 
-/// The explanation method called `name` on the command line.
-///
-/// The one place that maps `--method` names to methods: today Grad-CAM alone.
+/// The explanation method called `name` on the command line, from gradcam-core's registry
+/// (the same names as `explain --method`).
 pub fn method_by_name(name: &str) -> Result<Box<dyn CamMethod>> {
-    match name {
-        "gradcam" => Ok(Box::new(GradCam)),
-        other => Err(CliError::Usage(format!(
-            "unknown method {other:?} (known: gradcam)"
-        ))),
-    }
+    registry::method_by_name(name, &MethodOptions::default()).ok_or_else(|| {
+        CliError::Usage(format!(
+            "unknown method {name:?} (known: {})",
+            registry::method_names()
+        ))
+    })
 }
 
 /// Everything fixed for the whole run.

@@ -84,6 +84,11 @@ impl<'a> CamContext<'a> {
         Ok(self.image_score(image)?.value)
     }
 
+    /// Image `image`'s explained class.
+    pub fn class(&self, image: usize) -> Result<usize> {
+        Ok(self.image_score(image)?.class)
+    }
+
     fn image_score(&self, image: usize) -> Result<Score> {
         self.scores.get(image).copied().ok_or_else(|| {
             CamError::new(

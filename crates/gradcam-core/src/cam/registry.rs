@@ -3,8 +3,9 @@
 //! (guided backpropagation, …) fit the same way: they return [`super::Contribution::Map`].
 
 use super::methods::{
-    AblationCam, EigenCam, EigenGradCam, GradCam, GradCamElementWise, GradCamPlusPlus, HiResCam,
-    LayerCam, ScoreCam, XGradCam, DEFAULT_BATCH,
+    AblationCam, EigenCam, EigenGradCam, GradCam, GradCamElementWise, GradCamPlusPlus,
+    GuidedBackprop, GuidedGradCam, HiResCam, LayerCam, ScoreCam, SmoothGrad, XGradCam,
+    DEFAULT_BATCH,
 };
 use super::CamMethod;
 
@@ -93,6 +94,21 @@ pub const METHODS: &[MethodEntry] = &[
         name: "ablationcam",
         summary: "Ablation-CAM: relative score drop when a channel is removed",
         make: |o| Box::new(AblationCam { batch: o.batch }),
+    },
+    MethodEntry {
+        name: "guided-backprop",
+        summary: "Guided Backpropagation: input gradient through guided ReLUs (input resolution)",
+        make: |_| Box::new(GuidedBackprop),
+    },
+    MethodEntry {
+        name: "guided-gradcam",
+        summary: "Guided Grad-CAM: guided backpropagation x the upsampled Grad-CAM map",
+        make: |_| Box::new(GuidedGradCam),
+    },
+    MethodEntry {
+        name: "smoothgrad",
+        summary: "SmoothGrad: mean |input gradient| over 20 noisy copies (input resolution)",
+        make: |_| Box::new(SmoothGrad::default()),
     },
 ];
 
