@@ -1,8 +1,10 @@
 //! Forward and Grad-CAM timings (ms/image) for ResNet50 and MobileNetV2 at 224×224 with random
-//! weights, batch 1 and 16. The architectures come from the conformance corpus configs; when
-//! the corpus is absent the benchmark says so and exits.
+//! weights, batch 1 and 16, and MobileNetV2 taking 1-channel (grey) and 4-channel (RGBA)
+//! images. The architectures come from the conformance corpus configs; when the corpus is
+//! absent the benchmark says so and exits.
 //!
-//! Run: `cargo bench -p gradcam-core` (KERASCAM_CONFORMANCE overrides the corpus location).
+//! Run: `cargo bench -p gradcam-core` (KERASCAM_CONFORMANCE overrides the corpus location);
+//! `cargo bench -p gradcam-core -- channels` runs only the cases whose name holds `channels`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -78,21 +80,53 @@ fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     best
 }
 
+/// `text` (a model config) with every InputLayer taking `channels`-channel images.
+fn with_input_channels(text: &str, channels: usize) -> String {
+    let mut config: serde_json::Value = serde_json::from_str(text).expect("config is JSON");
+    let layers = config["config"]["layers"].as_array_mut().expect("layers");
+    for layer in layers
+        .iter_mut()
+        .filter(|l| l["class_name"] == "InputLayer")
+    {
+        let shape = &mut layer["config"]["batch_shape"];
+        let last = shape.as_array().map_or(0, Vec::len).saturating_sub(1);
+        shape[last] = channels.into();
+    }
+    config.to_string()
+}
+
+/// Benchmark cases: name, corpus config, input channels.
+const CASES: [(&str, &str, usize); 4] = [
+    ("resnet50", "k3_resnet50_top", 3),
+    ("mobilenetv2", "k3_mobilenetv2_top", 3),
+    ("mobilenetv2 1 channels", "k3_mobilenetv2_top", 1),
+    ("mobilenetv2 4 channels", "k3_mobilenetv2_top", 4),
+];
+
 fn main() {
     let device = Device::Cpu;
-    for id in ["k3_resnet50_top", "k3_mobilenetv2_top"] {
+    // Arguments other than cargo's flags (`--bench`) select cases by name.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    for (name, id, channels) in CASES {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
         let Some((text, file)) = read_config(id) else {
             println!(
-                "skipped {id}: corpus config not found under {}",
+                "skipped {name}: corpus config {id} not found under {}",
                 corpus_dir().display()
             );
             continue;
         };
+        let text = with_input_channels(&text, channels);
         let mut graph = keras_import::graph_from_config_json(&text, &file).expect("config parses");
         randomise(&mut graph);
         let net = Network::load(&graph, &device).expect("network loads");
         for n in [1usize, 16] {
-            let x: Vec<f32> = (0..n * 224 * 224 * 3)
+            let x: Vec<f32> = (0..n * 224 * 224 * channels)
                 .map(|i| ((i % 251) as f32 / 125.0) - 1.0)
                 .collect();
             let reps = if n == 1 { 5 } else { 2 };
@@ -104,7 +138,7 @@ fn main() {
                     .expect("grad-cam");
             });
             println!(
-                "{id:22} batch {n:2}: forward {:7.1} ms/image, grad-cam {:7.1} ms/image ({} threads)",
+                "{name:22} batch {n:2}: forward {:7.1} ms/image, grad-cam {:7.1} ms/image ({} threads)",
                 fwd / n as f64,
                 cam / n as f64,
                 rayon_threads()
