@@ -27,7 +27,12 @@ const FILE: &str = "fuzzed.bin";
 fn seeds() -> &'static [(String, Vec<u8>)] {
     static SEEDS: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
     SEEDS.get_or_init(|| {
-        let mut folders = vec![corpus::workspace_root().join("crates/keras-import/tests/fixtures")];
+        let root = corpus::workspace_root();
+        // The tutorial fixtures bring Pipeline, CLAHE and the preprocessing layers' fields.
+        let mut folders = vec![
+            root.join("crates/keras-import/tests/fixtures"),
+            root.join("tests/fixtures/tutorials/models"),
+        ];
         if let Some(dir) = corpus::conformance_dir() {
             folders.push(dir.join("models"));
             folders.push(dir.join("bad"));

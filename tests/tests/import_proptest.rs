@@ -67,6 +67,11 @@ enum Spec {
     },
     /// x + 3.0 as a Keras 3 operation node / tf_keras TFOpLambda.
     ScalarAdd,
+    /// Keras 3 CLAHE: shape kept, no weights.
+    Clahe {
+        grid: [usize; 2],
+        clip: f64,
+    },
     Nested {
         sequential: bool,
         with_input: bool,
@@ -144,6 +149,10 @@ fn leaf() -> impl Strategy<Value = Spec> {
         Just(Spec::Residual),
         (1usize..5, 1usize..5).prop_map(|(a, b)| Spec::Concat { a, b }),
         Just(Spec::ScalarAdd),
+        (1usize..5, 1usize..5, 0u8..3).prop_map(|(gh, gw, clip)| Spec::Clahe {
+            grid: [gh, gw],
+            clip: f64::from(clip) * 1.5
+        }),
     ]
 }
 
@@ -479,6 +488,16 @@ impl Writer {
                 "up",
                 json!({"size": [s, s], "interpolation": "nearest"}),
                 (h * s, w * s, c),
+                0,
+                0,
+            ),
+            Spec::Clahe { grid, clip } => emit(
+                self,
+                "ContrastLimitedAdaptiveHistogramEqualization",
+                "clahe",
+                json!({"value_range": [0, 255], "clip_limit": clip, "tile_grid_size": grid,
+                       "data_format": "channels_last"}),
+                (h, w, c),
                 0,
                 0,
             ),

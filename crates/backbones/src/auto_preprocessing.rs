@@ -10,7 +10,7 @@ use crate::preprocessing::Preprocessing;
 /// 1. `none` when the layers that first compute on the input (after InputLayers, identities
 ///    such as augmentation layers at inference, Resizing and CenterCrop, nested-model
 ///    boundaries included) all rescale or normalise it: `Rescaling`,
-///    `Normalization`, or arithmetic with a constant (`x / 127.5`, `x - 1`, as Keras 3 writes
+///    `Normalization`, AutoContrast or CLAHE on the value range 0–255, or arithmetic with a constant (`x / 127.5`, `x - 1`, as Keras 3 writes
 ///    `preprocess_input` inside a model). The model then normalises raw `[0, 255]` pixels
 ///    itself (`rescaling_cnn`, EfficientNet, MobileNetV3, ConvNeXt, RegNet).
 /// 2. the detected backbone family's mode (`transfer_mobilenetv2_035`: `tf`).
@@ -66,8 +66,13 @@ fn first_consumers(graph: &Graph) -> Vec<NodeId> {
 }
 
 fn is_normalising(op: &Op) -> bool {
+    /// The value range of raw pixels.
+    const RAW: [f32; 2] = [0.0, 255.0];
     match op {
         Op::Rescaling { .. } | Op::Normalization { .. } => true,
+        // Layers that declare their input range as 0–255 take raw pixels.
+        Op::AutoContrast { value_range } => *value_range == RAW,
+        Op::Clahe(p) => p.value_range == RAW,
         Op::Binary { op, lhs, rhs } => {
             matches!(
                 op,

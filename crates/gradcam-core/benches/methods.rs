@@ -13,7 +13,7 @@ use gradcam_core::candle_core::Device;
 use gradcam_core::{method_by_name, CamRequest, MethodOptions, Network};
 
 fn main() {
-    let Some(graph) = common::random_graph("k3_resnet50_top") else {
+    let Some(graph) = common::random_graph("k3_resnet50_top", 3) else {
         return;
     };
     let net = Network::load(&graph, &Device::Cpu).expect("network loads");

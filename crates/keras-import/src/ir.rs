@@ -334,6 +334,18 @@ pub struct ResizeParams {
     pub fit: AspectFit,
 }
 
+/// Parameters of [`Op::Clahe`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClaheParams {
+    /// The value range `[low, high]` of the images (mapped to 0–255 and back).
+    pub value_range: [f32; 2],
+    /// Histogram clip limit, relative to a flat histogram; 0 or less: no clipping. Kept in
+    /// double precision, as Keras computes the limit in Python floats.
+    pub clip_limit: f64,
+    /// Tiles along (height, width).
+    pub tile_grid: [usize; 2],
+}
+
 /// Parameters of a 2-D convolution (Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Conv2dParams {
@@ -535,6 +547,9 @@ pub enum Op {
         /// The value range `[low, high]` of the images.
         value_range: [f32; 2],
     },
+    /// Keras 3 ContrastLimitedAdaptiveHistogramEqualization (active at inference): per image
+    /// and channel, clipped tile histograms equalised and blended bilinearly between tiles.
+    Clahe(ClaheParams),
     /// Rescaling: x · scale + offset (scalars or per-channel vectors).
     Rescaling {
         /// Multiplier(s).

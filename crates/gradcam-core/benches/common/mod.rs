@@ -75,9 +75,9 @@ pub fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     best
 }
 
-/// The corpus architecture `id` with random weights, or `None` (with a message) when the
-/// corpus is absent.
-pub fn random_graph(id: &str) -> Option<Graph> {
+/// The corpus architecture `id` taking `channels`-channel images, with random weights, or
+/// `None` (with a message) when the corpus is absent.
+pub fn random_graph(id: &str, channels: usize) -> Option<Graph> {
     let Some((text, file)) = read_config(id) else {
         println!(
             "skipped {id}: corpus config not found under {}",
@@ -85,6 +85,7 @@ pub fn random_graph(id: &str) -> Option<Graph> {
         );
         return None;
     };
+    let text = with_input_channels(&text, channels);
     let mut graph = keras_import::graph_from_config_json(&text, &file).expect("config parses");
     randomise(&mut graph);
     Some(graph)
@@ -95,4 +96,19 @@ pub fn rayon_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
+}
+
+/// `text` (a model config) with every InputLayer taking `channels`-channel images.
+fn with_input_channels(text: &str, channels: usize) -> String {
+    let mut config: serde_json::Value = serde_json::from_str(text).expect("config is JSON");
+    let layers = config["config"]["layers"].as_array_mut().expect("layers");
+    for layer in layers
+        .iter_mut()
+        .filter(|l| l["class_name"] == "InputLayer")
+    {
+        let shape = &mut layer["config"]["batch_shape"];
+        let last = shape.as_array().map_or(0, Vec::len).saturating_sub(1);
+        shape[last] = channels.into();
+    }
+    config.to_string()
 }

@@ -196,6 +196,7 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Box
         Op::Resize(params) => Box::new(preprocessing::Resize(*params)),
         Op::CenterCrop { size } => Box::new(preprocessing::CenterCrop(*size)),
         Op::AutoContrast { value_range } => Box::new(preprocessing::AutoContrast(*value_range)),
+        Op::Clahe(params) => Box::new(preprocessing::Clahe(*params)),
         Op::Flatten => Box::new(reshape::Flatten),
         Op::Reshape { target_shape } => Box::new(reshape::Reshape(target_shape.clone())),
         Op::Permute { dims } => Box::new(reshape::Permute::prepare(dims, input_rank)?),

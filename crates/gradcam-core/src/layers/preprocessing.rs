@@ -1,12 +1,13 @@
 //! Image preprocessing layers active at inference: Resizing (and tf_keras' RandomCrop),
-//! CenterCrop and AutoContrast. The random augmentations are the identity at inference and
+//! CenterCrop, AutoContrast and CLAHE. The random augmentations are the identity at inference and
 //! run as [`super::reshape::Identity`].
 
 use candle_core::Tensor;
-use keras_import::{AspectFit, ResizeMethod, ResizeParams};
+use keras_import::{AspectFit, ClaheParams, ResizeMethod, ResizeParams};
 
 use super::{first, Evaluated, Fusion, Kernel};
 use crate::error::Result;
+use crate::ops::clahe::clahe;
 use crate::ops::image_resize::resize;
 
 /// Resizing: `tf.image.resize` after the crop or pad to the target aspect ratio.
@@ -78,5 +79,15 @@ impl Kernel for AutoContrast {
         let back = Self::rescale(&stretched.clamp(0f32, 255f32)?, FULL, self.0)?;
         let out = flat.broadcast_as(x.shape())?.where_cond(x, &back)?;
         Ok(Evaluated::linear(out))
+    }
+}
+
+/// Keras 3 ContrastLimitedAdaptiveHistogramEqualization (see [`crate::ops::clahe`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Clahe(pub ClaheParams);
+
+impl Kernel for Clahe {
+    fn evaluate(&self, inputs: &[Tensor], _: &Fusion) -> Result<Evaluated> {
+        Ok(Evaluated::linear(clahe(first(inputs)?, &self.0)?))
     }
 }

@@ -8,6 +8,7 @@ mod tree;
 
 pub use dialect::Dialect;
 pub use inbound::{CallArg, InboundCall, TensorRef};
+pub(crate) use tree::PIPELINE;
 
 use crate::error::{ErrorKind, ImportError, Result};
 

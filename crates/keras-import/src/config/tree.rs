@@ -10,9 +10,13 @@ use crate::error::{ErrorKind, ImportError, Result};
 /// Class names of model entries whose `config.layers` is expanded.
 const MODEL_CLASSES: [&str; 3] = ["Functional", "Sequential", "Model"];
 
+/// Keras 3's `Pipeline` layer: a list of layers applied in order, stored (config and weights)
+/// like a Sequential model without an input, so it is expanded as one; never a document root.
+pub(crate) const PIPELINE: &str = "Pipeline";
+
 /// Parses the document root, which must be a model entry.
 pub(super) fn parse_root(root: &Value, dialect: Dialect, file: &str) -> Result<ModelConfig> {
-    if !is_model_entry(root) {
+    if !is_model_entry(root, &MODEL_CLASSES) {
         return Err(ImportError::new(
             ErrorKind::BadJson,
             file,
@@ -22,11 +26,12 @@ pub(super) fn parse_root(root: &Value, dialect: Dialect, file: &str) -> Result<M
     parse_model(root, dialect, file, 0)
 }
 
-fn is_model_entry(entry: &Value) -> bool {
+/// Whether `entry` is one of `classes` with a `config.layers` list.
+fn is_model_entry(entry: &Value, classes: &[&str]) -> bool {
     entry
         .get("class_name")
         .and_then(Value::as_str)
-        .is_some_and(|c| MODEL_CLASSES.contains(&c))
+        .is_some_and(|c| classes.contains(&c))
         && entry
             .get("config")
             .and_then(|c| c.get("layers"))
@@ -107,7 +112,7 @@ fn parse_layer(entry: &Value, dialect: Dialect, file: &str, depth: usize) -> Res
         .get("module")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let nested = if is_model_entry(entry) {
+    let nested = if is_model_entry(entry, &MODEL_CLASSES) || is_model_entry(entry, &[PIPELINE]) {
         if depth + 1 > MAX_MODEL_NESTING {
             return Err(ImportError::new(
                 ErrorKind::TooLarge,

@@ -11,7 +11,7 @@ use super::layers::{parse_op, Arg, LayerInput, LayerKind};
 use super::shape::{check_size, fmt_shape, infer_shape, Broadcast};
 use super::weights::{create_weights, weight_specs, WeightSpec};
 use crate::config::fields::{parse_batch_shape, Fields, MAX_DIM};
-use crate::config::{CallArg, Dialect, InboundCall, LayerConfig, ModelConfig, TensorRef};
+use crate::config::{CallArg, Dialect, InboundCall, LayerConfig, ModelConfig, TensorRef, PIPELINE};
 use crate::error::{ErrorKind, ImportError, Result};
 use crate::ir::{Graph, Node, NodeId, Op, Scope, ScopeId, Shape, WeightId};
 use crate::weights::WeightStore;
@@ -135,7 +135,8 @@ impl<'a> Builder<'a> {
         site: &Site,
         given: Option<&[NodeId]>,
     ) -> Result<Vec<NodeId>> {
-        if model.class_name == "Sequential" {
+        // A Pipeline runs its layers in order, as a Sequential model does.
+        if model.class_name == "Sequential" || model.class_name == PIPELINE {
             self.expand_sequential(model, site, given)
         } else {
             self.expand_functional(model, site, given)

@@ -352,6 +352,6 @@ pub(crate) fn rules(op: &Op) -> Box<dyn LayerRules + '_> {
         Op::UpSampling2D { size, .. } => Box::new(Spatial::UpSampling(size)),
         Op::Resize(params) => Box::new(Preprocessing::Resampling(&params.size)),
         Op::CenterCrop { size } => Box::new(Preprocessing::Resampling(size)),
-        Op::AutoContrast { .. } => Box::new(Preprocessing::Image),
+        Op::AutoContrast { .. } | Op::Clahe(_) => Box::new(Preprocessing::Image),
     }
 }

@@ -3,10 +3,11 @@
 //! RandomCrop resample — their options and output shapes.
 
 use super::{LayerInput, LayerRules};
+use crate::config::fields::Fields;
 use crate::config::Dialect;
 use crate::error::Result;
 use crate::graph::shape::{image, Broadcast, ShapeResult};
-use crate::ir::{AspectFit, Op, ResizeMethod, ResizeParams, Shape};
+use crate::ir::{AspectFit, ClaheParams, Op, ResizeMethod, ResizeParams, Shape};
 
 /// A random augmentation layer (RandomFlip, RandomRotation, MixUp, Solarization, ...):
 /// the identity at inference in both dialects (each layer's `call` or `transform_images`
@@ -94,14 +95,40 @@ pub(crate) fn random_crop(input: &LayerInput) -> Result<Op> {
 pub(crate) fn auto_contrast(input: &LayerInput) -> Result<Op> {
     let f = &input.fields;
     f.require_channels_last()?;
+    let [a, b] = value_range(f)?;
+    Ok(Op::AutoContrast {
+        value_range: [a.min(b), a.max(b)],
+    })
+}
+
+/// `ContrastLimitedAdaptiveHistogramEqualization` (Keras 3; its `transform_images` ignores
+/// `training`, so it equalises at inference too): `value_range` (default `[0, 255]`, used as
+/// written: Keras does not sort it), `clip_limit` (4), `tile_grid_size` (8 × 8).
+pub(crate) fn clahe(input: &LayerInput) -> Result<Op> {
+    let f = &input.fields;
+    f.require_channels_last()?;
+    let clip_limit = match f.get("clip_limit") {
+        None => 4.0,
+        Some(v) => v
+            .as_f64()
+            .filter(|l| l.is_finite())
+            .ok_or_else(|| f.malformed("clip_limit", "a finite number"))?,
+    };
+    Ok(Op::Clahe(ClaheParams {
+        value_range: value_range(f)?,
+        clip_limit,
+        tile_grid: f.pair_or("tile_grid_size", [8, 8])?,
+    }))
+}
+
+/// A `value_range` of two different finite numbers, `[0, 255]` when absent.
+fn value_range(f: &Fields) -> Result<[f32; 2]> {
     let range = f
         .f32_list("value_range")?
         .unwrap_or_else(|| vec![0.0, 255.0]);
     match range[..] {
-        [a, b] if a != b => Ok(Op::AutoContrast {
-            value_range: [a.min(b), a.max(b)],
-        }),
-        _ => Err(f.malformed("value_range", "two different numbers")),
+        [a, b] if a != b && a.is_finite() && b.is_finite() => Ok([a, b]),
+        _ => Err(f.malformed("value_range", "two different finite numbers")),
     }
 }
 
@@ -127,7 +154,7 @@ impl LayerRules for Preprocessing<'_> {
 mod tests {
     use crate::error::{ErrorKind, ImportError};
     use crate::graph::shape::infer_one;
-    use crate::ir::{AspectFit, Graph, Op, ResizeMethod, ResizeParams};
+    use crate::ir::{AspectFit, ClaheParams, Graph, Op, ResizeMethod, ResizeParams};
 
     /// A Keras 3 Sequential model: a free-size RGB input, then `layer` (a JSON layer object).
     fn model(layer: &str) -> Result<Graph, ImportError> {
@@ -170,6 +197,55 @@ mod tests {
         let first = r#"{"class_name": "RandomFlip",
             "config": {"name": "p", "data_format": "channels_first"}}"#;
         assert_eq!(refusal(first).kind, ErrorKind::UnsupportedOption);
+    }
+
+    #[test]
+    fn clahe_options_are_read_and_checked() {
+        let layer = r#"{"class_name": "ContrastLimitedAdaptiveHistogramEqualization",
+            "config": {"name": "p", "value_range": [0, 1], "clip_limit": 2.5,
+                       "tile_grid_size": [3, 5]}}"#;
+        let graph = model(layer).unwrap();
+        let want = ClaheParams {
+            value_range: [0.0, 1.0],
+            clip_limit: 2.5,
+            tile_grid: [3, 5],
+        };
+        assert_eq!(graph.nodes[1].op, Op::Clahe(want));
+        let defaults = r#"{"class_name": "ContrastLimitedAdaptiveHistogramEqualization",
+            "config": {"name": "p"}}"#;
+        let Op::Clahe(p) = &model(defaults).unwrap().nodes[1].op else {
+            panic!("not CLAHE")
+        };
+        assert_eq!(
+            (p.value_range, p.clip_limit, p.tile_grid),
+            ([0.0, 255.0], 4.0, [8, 8])
+        );
+        for bad in [
+            r#""tile_grid_size": [0, 8]"#,
+            r#""value_range": [3, 3]"#,
+            r#""clip_limit": "x""#,
+        ] {
+            let layer = format!(
+                r#"{{"class_name": "ContrastLimitedAdaptiveHistogramEqualization",
+                    "config": {{"name": "p", {bad}}}}}"#
+            );
+            assert_eq!(refusal(&layer).kind, ErrorKind::BadJson, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_pipeline_runs_its_layers_in_order() {
+        let pipeline = r#"{"class_name": "Pipeline", "config": {"name": "pipe", "layers": [
+            {"class_name": "RandomFlip", "config": {"name": "flip"}},
+            {"class_name": "Resizing", "config": {"name": "size", "height": 8, "width": 6}},
+            {"class_name": "Rescaling", "config": {"name": "unit", "scale": 0.5}}]}}"#;
+        let graph = model(pipeline).unwrap();
+        let paths: Vec<_> = graph.nodes.iter().map(|n| n.path.as_str()).collect();
+        assert_eq!(paths[1..], ["pipe/flip", "pipe/size", "pipe/unit"]);
+        assert_eq!(graph.nodes[3].output_shape, vec![Some(8), Some(6), Some(3)]);
+        for (i, node) in graph.nodes.iter().enumerate().skip(1) {
+            assert_eq!(node.inputs, vec![i - 1], "{}", node.path);
+        }
     }
 
     #[test]

@@ -99,6 +99,7 @@ impl LayerKind {
             "CenterCrop" => Single(preprocessing::center_crop),
             "RandomCrop" => Single(preprocessing::random_crop),
             "AutoContrast" => Single(preprocessing::auto_contrast),
+            "ContrastLimitedAdaptiveHistogramEqualization" => Single(preprocessing::clahe),
             "AugMix"
             | "CutMix"
             | "Equalization"

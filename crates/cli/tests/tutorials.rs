@@ -1,0 +1,101 @@
+//! `kerascam` on the tutorial-shaped models (`tests/fixtures/tutorials/`, made by its
+//! `generate.py`): the serving model explains photos of any size with `auto` preprocessing, and
+//! bad input is refused in one line naming the layer, with nothing written: an unknown
+//! interpolation, a Resizing or CenterCrop to 0 pixels, a Rescaling scale of the wrong
+//! length, a photo too small for CLAHE's tile grid, a photo of another size than a Reshape
+//! fixes. Missing fixtures fail the tests.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+mod common;
+
+use common::kerascam;
+
+fn fixture(rel: &str) -> PathBuf {
+    common::fixture("tutorials", rel)
+}
+
+/// `kerascam explain MODEL PHOTO --json --out OUT`, with OUT a fresh folder.
+fn explain(model: &str, photo: &str, out: &Path) -> Output {
+    let (model, photo) = (fixture(model), fixture(photo));
+    kerascam(&[
+        OsStr::new("explain"),
+        model.as_os_str(),
+        photo.as_os_str(),
+        OsStr::new("--json"),
+        OsStr::new("--out"),
+        out.as_os_str(),
+    ])
+}
+
+/// Exit code `code`, exactly one stderr line containing every needle, nothing in `out`.
+fn assert_refused(output: &Output, code: i32, needles: &[&str], out: &Path) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+    let written = std::fs::read_dir(out).map_or(0, |d| d.count());
+    assert_eq!(written, 0, "files were written for a refused input");
+}
+
+#[test]
+fn the_serving_model_explains_photos_of_any_size() {
+    for photo in ["photos/p240x320.png", "photos/p300x260.png"] {
+        let out = tempfile::tempdir().unwrap();
+        let output = explain("models/serving_k2.h5", photo, out.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{photo}: {stderr}");
+        let line = String::from_utf8_lossy(&output.stdout);
+        let json: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON object");
+        assert_eq!(json["preprocessing"], "none");
+        assert_eq!(json["target_layer"], "relu3");
+    }
+}
+
+#[test]
+fn bad_layer_options_are_refused_in_one_line_naming_the_layer() {
+    for (model, needles) in [
+        (
+            "bad/resize_sinc.keras",
+            ["resizing", "interpolation = sinc"],
+        ),
+        ("bad/resize_zero.keras", ["resizing", "height"]),
+        ("bad/center_crop_zero.keras", ["center_crop", "width"]),
+        ("bad/rescaling_four.keras", ["rescaling", "4 values"]),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let output = explain(model, "photos/p48x48.png", out.path());
+        assert_refused(&output, 2, &needles, out.path());
+    }
+}
+
+#[test]
+fn photos_the_layers_cannot_take_are_refused_in_one_line() {
+    for (model, photo, needles) in [
+        (
+            "models/clahe_k3.keras",
+            "bad/p3x3.png",
+            ["clahe", "too small"],
+        ),
+        (
+            "bad/fixed_reshape.keras",
+            "bad/p20x20.png",
+            ["fixed_reshape", "reshape"],
+        ),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let output = explain(model, photo, out.path());
+        assert_refused(&output, 1, &needles, out.path());
+    }
+    let out = tempfile::tempdir().unwrap();
+    let fits = explain("bad/fixed_reshape.keras", "bad/p16x16.png", out.path());
+    assert!(
+        fits.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fits.stderr)
+    );
+}
