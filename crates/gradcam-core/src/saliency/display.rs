@@ -8,7 +8,7 @@ use crate::error::{CamError, ErrorKind, Result};
 /// tf-keras-vis' `Saliency` reduces a gradient (`keepdims=False`, `gradient_modifier=abs`).
 /// Errors on NaN or Inf, and when `channels` is 0 or does not divide the length.
 pub fn saliency_map(values: &[f32], channels: usize) -> Result<Vec<f32>> {
-    if channels == 0 || values.len() % channels != 0 {
+    if channels == 0 || !values.len().is_multiple_of(channels) {
         return Err(CamError::new(
             ErrorKind::InvalidInput,
             format!(

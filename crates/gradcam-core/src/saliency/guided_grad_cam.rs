@@ -33,6 +33,8 @@ impl Network {
         let per_image = h * w * c;
         let targets = cams.first().map_or(0, Vec::len);
         let mut maps: Vec<Vec<PixelMap>> = vec![Vec::new(); n];
+        // `t` picks the same target in every image's list of maps.
+        #[allow(clippy::needless_range_loop)]
         for t in 0..targets {
             // The classes Grad-CAM explained, so that both factors explain the same one.
             let scores = (0..n)
