@@ -131,9 +131,17 @@ fn parse_layer(entry: &Value, dialect: Dialect, file: &str, depth: usize) -> Res
     };
     Ok(LayerConfig {
         calls: parse_inbound_nodes(entry.get("inbound_nodes"), file, &name)?,
-        is_operation: module
-            .as_deref()
-            .is_some_and(|m| m.starts_with("keras.src.ops")),
+        is_operation: match module.as_deref() {
+            Some(module) => module.starts_with("keras.src.ops"),
+            // Keras 3's legacy `.h5` writer drops `module`: an operation node is then told
+            // from a layer by its config, which never holds `trainable` (every layer's does).
+            None => {
+                dialect == Dialect::Keras3
+                    && nested.is_none()
+                    && class_name != "InputLayer"
+                    && !config.as_object().is_some_and(|c| c.contains_key("trainable"))
+            }
+        },
         trainable: config
             .get("trainable")
             .and_then(Value::as_bool)

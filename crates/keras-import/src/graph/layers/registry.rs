@@ -50,7 +50,7 @@ impl LayerKind {
         Some(match layer.class_name.as_str() {
             "InputLayer" => LayerKind::Input,
             "Lambda" => LayerKind::Lambda,
-            "TFOpLambda" => {
+            "TFOpLambda" | "SlicingOpLambda" => {
                 let function = layer.config.get("function").and_then(Value::as_str)?;
                 LayerKind::TfOp(TfFunction::by_name(function)?)
             }
@@ -145,7 +145,7 @@ pub(crate) fn parse_op(kind: LayerKind, input: &LayerInput) -> Result<ParsedOp> 
             Ok(ParsedOp { op, inputs })
         }
         LayerKind::Merge(kind) => merge::merge(input, kind),
-        LayerKind::Concatenate => merge::concatenate(input),
+        LayerKind::Concatenate => merge::concatenate_layer(input),
         LayerKind::Operation(operation) => operations::keras_operation(input, operation),
         LayerKind::TfOp(function) => operations::tf_op_lambda(input, function),
         LayerKind::CustomScale => merge::custom_scale(input),
