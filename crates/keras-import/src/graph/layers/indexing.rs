@@ -104,9 +104,10 @@ fn expand(items: Vec<SpecItem>, rank: usize) -> std::result::Result<Vec<SliceAxi
 fn slice_from_spec(input: &LayerInput, spec: Option<&Value>) -> Result<ParsedOp> {
     // Keras 3 lists the spec's numbers among the arguments too: the tensor is the first.
     let Some(Arg::Tensor { node, shape }) = input.args.first() else {
-        return Err(input
-            .fields
-            .error(ErrorKind::InvalidGraph, "a slice needs an input tensor first"));
+        return Err(input.fields.error(
+            ErrorKind::InvalidGraph,
+            "a slice needs an input tensor first",
+        ));
     };
     let (inputs, rank) = (vec![*node], shape.len() + 1);
     let spec = spec.ok_or_else(|| input.fields.malformed("slice_spec", "a slice spec"))?;

@@ -44,7 +44,11 @@ impl LayerKind {
         }
         if layer.is_operation {
             let module = layer.module.as_deref().unwrap_or_default();
-            return KerasOperation::by_class(module, &layer.class_name).map(LayerKind::Operation);
+            let operation = KerasOperation::by_class(module, &layer.class_name);
+            // Without a module (Keras 3 `.h5`) a small config may still be a layer's.
+            if operation.is_some() || layer.module.is_some() {
+                return operation.map(LayerKind::Operation);
+            }
         }
         use LayerKind::Single;
         Some(match layer.class_name.as_str() {
