@@ -74,21 +74,22 @@ fn per_channel(values: &[f32]) -> Option<[f64; 3]> {
 
 fn arithmetic(map: Map, op: BinaryOp, k: [f64; 3], constant_first: bool) -> Option<Map> {
     let mut m = map;
-    for c in 0..3 {
+    let channels = m.scale.iter_mut().zip(m.offset.iter_mut()).zip(k);
+    for ((scale, offset), k) in channels {
         match (op, constant_first) {
-            (BinaryOp::Add, _) => m.offset[c] += k[c],
-            (BinaryOp::Subtract, false) => m.offset[c] -= k[c],
+            (BinaryOp::Add, _) => *offset += k,
+            (BinaryOp::Subtract, false) => *offset -= k,
             (BinaryOp::Subtract, true) => {
-                m.scale[c] = -m.scale[c];
-                m.offset[c] = k[c] - m.offset[c];
+                *scale = -*scale;
+                *offset = k - *offset;
             }
             (BinaryOp::Multiply, _) => {
-                m.scale[c] *= k[c];
-                m.offset[c] *= k[c];
+                *scale *= k;
+                *offset *= k;
             }
-            (BinaryOp::Divide, false) if k[c] != 0.0 => {
-                m.scale[c] /= k[c];
-                m.offset[c] /= k[c];
+            (BinaryOp::Divide, false) if k != 0.0 => {
+                *scale /= k;
+                *offset /= k;
             }
             _ => return None,
         }
