@@ -901,3 +901,198 @@ fn lambda_and_unknown_layers_are_listed_together() {
         "{err}"
     );
 }
+
+/// `preprocess_input`'s ops as each dialect writes them: a slice with `spec` (a list of
+/// entries), then, when `full`, the caffe and torch tails (Stack, a `__tensor__` mean,
+/// `nn.bias_add`, a division by a list). Input `(8, 8, 3)`.
+fn preprocess_config(dialect: Dialect, spec: Vec<Value>, full: bool) -> Value {
+    let shape = json!([null, 8, 8, 3]);
+    let t = |name: &str| {
+        json!({"class_name": "__keras_tensor__",
+        "config": {"shape": shape, "dtype": "float32", "keras_history": [name, 0, 0]}})
+    };
+    let op = |class: &str, name: &str, config: Value, args: Value| {
+        json!({
+        "module": "keras.src.ops.numpy", "class_name": class, "registered_name": class,
+        "name": name, "config": config, "inbound_nodes": [{"args": args, "kwargs": {}}]})
+    };
+    let lambda = |class: &str, name: &str, function: &str, inbound: Value| {
+        json!({
+        "class_name": class, "name": name, "inbound_nodes": inbound,
+        "config": {"name": name, "trainable": true, "dtype": "float32", "function": function}})
+    };
+    let mut layers = Vec::new();
+    let last = match dialect {
+        Dialect::K3 => {
+            layers.push(
+                json!({"module": "keras.layers", "class_name": "InputLayer", "name": "image",
+                "config": {"batch_shape": shape, "dtype": "float32", "name": "image"},
+                "registered_name": null, "inbound_nodes": []}),
+            );
+            layers.push(op(
+                "GetItem",
+                "s",
+                json!({"name": "s"}),
+                json!([t("image"), spec]),
+            ));
+            if full {
+                for (i, c) in [2, 1, 0].iter().enumerate() {
+                    let spec = json!([{"class_name": "__ellipsis__", "config": {}}, c]);
+                    layers.push(op(
+                        "GetItem",
+                        &format!("c{i}"),
+                        json!({"name": format!("c{i}")}),
+                        json!([t("image"), spec]),
+                    ));
+                }
+                layers.push(op(
+                    "Stack",
+                    "st",
+                    json!({"name": "st", "axis": -1}),
+                    json!([[t("c0"), t("c1"), t("c2")]]),
+                ));
+                let mean = json!({"class_name": "__tensor__",
+                    "config": {"value": [[[[-103.9, -116.8, -123.7]]]], "dtype": "float32"}});
+                layers.push(op("Add", "a", json!({"name": "a"}), json!([t("st"), mean])));
+                let std = json!({"class_name": "__tensor__",
+                    "config": {"value": [0.229, 0.224, 0.225], "dtype": "float32"}});
+                layers.push(op(
+                    "TrueDivide",
+                    "d",
+                    json!({"name": "d"}),
+                    json!([t("a"), std]),
+                ));
+                "d"
+            } else {
+                "s"
+            }
+        }
+        Dialect::K2 => {
+            layers.push(
+                json!({"class_name": "InputLayer", "name": "image", "inbound_nodes": [],
+                "config": {"batch_input_shape": shape, "dtype": "float32", "name": "image"}}),
+            );
+            layers.push(lambda(
+                "SlicingOpLambda",
+                "s",
+                "__operators__.getitem",
+                json!([["image", 0, 0, {"slice_spec": spec}]]),
+            ));
+            if full {
+                layers.push(lambda("TFOpLambda", "b", "nn.bias_add",
+                    json!([["image", 0, 0, {"bias": [-0.485, -0.456, -0.406], "data_format": "NHWC"}]])));
+                layers.push(lambda(
+                    "TFOpLambda",
+                    "d",
+                    "math.truediv",
+                    json!([["b", 0, 0, {"y": [0.229, 0.224, 0.225], "name": null}]]),
+                ));
+                layers.push(lambda(
+                    "TFOpLambda",
+                    "r",
+                    "reverse",
+                    json!([["d", 0, 0, {"axis": [-1]}]]),
+                ));
+                layers.push(lambda(
+                    "TFOpLambda",
+                    "st",
+                    "stack",
+                    json!([[["r", 0, 0, {"axis": -1}], ["d", 0, 0, {"axis": -1}]]]),
+                ));
+                "st"
+            } else {
+                "s"
+            }
+        }
+    };
+    json!({"class_name": "Functional", "keras_version": "2.21.0", "config": {"name": "m",
+        "layers": layers, "input_layers": [["image", 0, 0]], "output_layers": [[last, 0, 0]]}})
+}
+
+/// One slice spec entry in `dialect`'s spelling: Ellipsis, an index, a new axis or a range.
+fn slice_entry(dialect: Dialect) -> impl Strategy<Value = Value> {
+    let bound = prop::option::of(-10i64..10);
+    prop_oneof![
+        Just(match dialect {
+            Dialect::K3 => json!({"class_name": "__ellipsis__", "config": {}}),
+            Dialect::K2 => json!({"class_name": "__ellipsis__"}),
+        }),
+        (-5i64..5).prop_map(|i| json!(i)),
+        Just(Value::Null),
+        (bound.clone(), bound, prop::option::of(-3i64..3)).prop_map(move |(start, stop, step)| {
+            let range = json!({"start": start, "stop": stop, "step": step});
+            match dialect {
+                Dialect::K3 => json!({"class_name": "__slice__", "config": range}),
+                Dialect::K2 => range,
+            }
+        }),
+    ]
+}
+
+fn slice_case() -> impl Strategy<Value = (Dialect, Vec<Value>)> {
+    prop_oneof![Just(Dialect::K3), Just(Dialect::K2)].prop_flat_map(|dialect| {
+        (
+            Just(dialect),
+            prop::collection::vec(slice_entry(dialect), 0..6),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Random slice specs in both dialects import with a shape of the right rank, or give a
+    /// typed error (a second Ellipsis, a zero step, the batch axis sliced, an index out of
+    /// range); never a panic.
+    #[test]
+    fn random_slice_specs_import_or_give_typed_errors((dialect, spec) in slice_case()) {
+        let rank_change: i64 = spec
+            .iter()
+            .map(|e| match e {
+                Value::Null => 1,
+                Value::Number(_) => -1,
+                _ => 0,
+            })
+            .sum();
+        let model = preprocess_config(dialect, spec, false);
+        match graph_from_config_json(&model.to_string(), "slice.json") {
+            Ok(graph) => {
+                let out = &graph.nodes[graph.outputs[0]].output_shape;
+                prop_assert_eq!(out.len() as i64, 3 + rank_change);
+                prop_assert!(out.iter().all(|d| d.is_some_and(|d| d <= 8)), "{:?}", out);
+            }
+            Err(e) => prop_assert!(
+                matches!(e.kind, ErrorKind::UnsupportedOption | ErrorKind::InvalidGraph | ErrorKind::BadJson),
+                "{e}"
+            ),
+        }
+    }
+
+    /// Hostile values anywhere in the caffe and torch op sequences of both dialects (slice
+    /// specs, constant tensors, biases, axes, dtypes) give a typed error, never a panic.
+    #[test]
+    fn mutated_preprocess_ops_never_panic(
+        k2 in any::<bool>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..12), 1..4),
+    ) {
+        let dialect = if k2 { Dialect::K2 } else { Dialect::K3 };
+        let spec = vec![json!({"class_name": "__ellipsis__"}), json!({"start": null, "stop": null, "step": -1})];
+        let mut model = preprocess_config(dialect, spec, true);
+        prop_assert!(graph_from_config_json(&model.to_string(), "pre.json").is_ok());
+        let replacements = [json!(-7), json!(0), json!(1u64 << 40), json!("x"), Value::Null,
+            json!([]), json!({}), json!([[1, 2], [3]]), json!(2.5),
+            json!({"class_name": "__ellipsis__"}), json!({"step": 0}),
+            json!({"class_name": "__tensor__", "config": {"value": [1, 2], "dtype": "int4"}})];
+        for (at, what) in edits {
+            let mut slots = Vec::new();
+            collect_slots(&model, &mut Vec::new(), &mut slots);
+            let path = &slots[at.index(slots.len())];
+            if let Some(slot) = slot_mut(&mut model, path) {
+                *slot = replacements[what].clone();
+            }
+        }
+        if let Err(e) = graph_from_config_json(&model.to_string(), "pre.json") {
+            prop_assert!(e.kind != ErrorKind::Io, "{e}");
+        }
+    }
+}

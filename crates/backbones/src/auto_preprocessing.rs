@@ -1,6 +1,8 @@
 //! Choosing the preprocessing for a model automatically.
 
-use keras_import::{BinaryOp, Graph, NodeId, Op, Operand};
+use keras_import::{Graph, NodeId, Op};
+
+use crate::input_pipeline::is_normalising;
 
 use crate::detect::Detection;
 use crate::preprocessing::Preprocessing;
@@ -52,9 +54,17 @@ fn first_consumers(graph: &Graph) -> Vec<NodeId> {
         }
         // Resampling and cropping move pixel values without rescaling them, so a model that
         // resizes its input and then normalises it still takes raw pixels.
+        // Slicing, stacking and concatenation reorder channels (`preprocess_input`'s RGB to
+        // BGR) without rescaling them either.
         let pass_through = matches!(
             graph.nodes[n].op,
-            Op::Input | Op::Identity | Op::Resize(_) | Op::CenterCrop { .. }
+            Op::Input
+                | Op::Identity
+                | Op::Resize(_)
+                | Op::CenterCrop { .. }
+                | Op::Slice { .. }
+                | Op::Stack { .. }
+                | Op::Concatenate { .. }
         );
         if pass_through {
             stack.extend(consumers[n].iter().copied());
@@ -65,28 +75,11 @@ fn first_consumers(graph: &Graph) -> Vec<NodeId> {
     first
 }
 
-fn is_normalising(op: &Op) -> bool {
-    /// The value range of raw pixels.
-    const RAW: [f32; 2] = [0.0, 255.0];
-    match op {
-        Op::Rescaling { .. } | Op::Normalization { .. } => true,
-        // Layers that declare their input range as 0–255 take raw pixels.
-        Op::AutoContrast { value_range } => *value_range == RAW,
-        Op::Clahe(p) => p.value_range == RAW,
-        Op::Binary { op, lhs, rhs } => {
-            matches!(
-                op,
-                BinaryOp::Add | BinaryOp::Subtract | BinaryOp::Multiply | BinaryOp::Divide
-            ) && (matches!(lhs, Operand::Scalar(_)) || matches!(rhs, Operand::Scalar(_)))
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_graph::GraphBuilder;
+    use keras_import::{BinaryOp, Operand};
 
     fn detection(preprocessing: Preprocessing) -> Detection {
         Detection {

@@ -12,11 +12,13 @@
 //!
 //! See `docs/backbones.md` in the repository for the supported families and resampling notes.
 
+mod affine_chain;
 mod auto_preprocessing;
 mod channels;
 mod detect;
 mod evidence;
 mod image_input;
+mod input_pipeline;
 mod preprocessing;
 pub mod signatures;
 pub mod signatures_table;
@@ -31,6 +33,7 @@ pub use image_input::{
     load_image, load_image_from_bytes, load_photo, to_rgb8, ImageInputError, MAX_DECODE_BYTES,
     MAX_IMAGE_SIDE,
 };
+pub use input_pipeline::{InputPipeline, Stage, StageRole};
 pub use preprocessing::{Preprocessing, UnknownPreprocessing};
 pub use tensor::{
     pixels_to_tensor, resize_bilinear, target_size, to_batch, to_tensor, InputTensor,

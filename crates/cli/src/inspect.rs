@@ -42,6 +42,8 @@ pub struct InspectReport {
     pub backbone: Option<BackboneRow>,
     /// The preprocessing `explain` applies by default.
     pub preprocessing: String,
+    /// Why: what the model's own input layers do (see [`InputPipelineRow`]).
+    pub input_pipeline: InputPipelineRow,
     /// Remarks from the import and analysis.
     pub warnings: Vec<String>,
 }
@@ -70,6 +72,28 @@ pub struct OutputRow {
     pub shape: Shape,
     /// `softmax`, `sigmoid` or `linear`.
     pub head: Option<&'static str>,
+}
+
+/// What the model does to the raw input before its first feature layer.
+#[derive(Debug, Serialize)]
+pub struct InputPipelineRow {
+    /// The pipeline in words, ending with the backbone or first layer.
+    pub summary: String,
+    /// The input layers in groups: `{role, layers}`, role `identity` (augmentation at
+    /// inference), `resampling` or `normalising`.
+    pub stages: Vec<StageRow>,
+    /// The keras.applications `preprocess_input` mode (`caffe`, `tf`, `torch`) the model's
+    /// normalising ops compute, or `null`.
+    pub preprocess_input_mode: Option<String>,
+}
+
+/// One group of input layers.
+#[derive(Debug, Serialize)]
+pub struct StageRow {
+    /// `identity`, `resampling` or `normalising`.
+    pub role: &'static str,
+    /// Layer classes (a TF-op layer's function), each once.
+    pub layers: Vec<String>,
 }
 
 /// One nested model.
@@ -169,7 +193,28 @@ pub fn build_report(session: &Session) -> InspectReport {
             confidence: b.confidence,
         }),
         preprocessing: session.preprocessing.to_string(),
+        input_pipeline: pipeline_row(graph, session.backbone.as_ref()),
         warnings,
+    }
+}
+
+fn pipeline_row(graph: &Graph, backbone: Option<&backbones::Detection>) -> InputPipelineRow {
+    let pipeline = backbones::InputPipeline::of(graph);
+    InputPipelineRow {
+        summary: pipeline.describe(graph, backbone),
+        stages: pipeline
+            .stages
+            .iter()
+            .map(|stage| StageRow {
+                role: match stage.role {
+                    backbones::StageRole::Identity => "identity",
+                    backbones::StageRole::Resampling => "resampling",
+                    backbones::StageRole::Normalising => "normalising",
+                },
+                layers: stage.layers.clone(),
+            })
+            .collect(),
+        preprocess_input_mode: pipeline.mode.map(|m| m.to_string()),
     }
 }
 
@@ -261,6 +306,7 @@ fn print_human(r: &InspectReport) {
         None => println!("backbone      none recognised"),
     }
     println!("preprocessing {}", r.preprocessing);
+    println!("input         {}", r.input_pipeline.summary);
     println!("head          {}", r.head.unwrap_or("unknown"));
     let outputs: Vec<String> = r
         .outputs

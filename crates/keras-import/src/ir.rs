@@ -277,6 +277,84 @@ pub enum Operand {
     Scalar(f32),
 }
 
+/// What a slice does along one axis of its input (Python's `x[...]`, as `tf.strided_slice`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliceAxis {
+    /// `start:stop:step`; `None` is Python's default for the step's sign.
+    Range {
+        /// First position (negative counts from the end).
+        start: Option<i64>,
+        /// Position past the last (negative counts from the end).
+        stop: Option<i64>,
+        /// Stride, never 0; negative walks backwards (`::-1` reverses).
+        step: i64,
+    },
+    /// One position (negative counts from the end); the axis is dropped.
+    Index(i64),
+    /// `None` / `tf.newaxis`: a new axis of size 1, consuming no input axis.
+    NewAxis,
+}
+
+impl SliceAxis {
+    /// The whole axis in order (`:`).
+    pub const ALL: SliceAxis = SliceAxis::Range {
+        start: None,
+        stop: None,
+        step: 1,
+    };
+
+    /// Whether this entry reads an input axis (a range or an index; not a new axis).
+    pub fn consumes_axis(self) -> bool {
+        !matches!(self, SliceAxis::NewAxis)
+    }
+
+    /// The positions taken from an axis of length `n` as `(first, count, step)`, by Python's
+    /// `slice.indices` (bounds clamped); `None` for an index outside `-n..n` or a new axis.
+    pub fn positions(self, n: usize) -> Option<(i64, usize, i64)> {
+        let n = i64::try_from(n).ok()?;
+        match self {
+            SliceAxis::NewAxis => None,
+            SliceAxis::Index(i) => {
+                let i = if i < 0 { i.checked_add(n)? } else { i };
+                (0..n).contains(&i).then_some((i, 1, 1))
+            }
+            SliceAxis::Range { start, stop, step } => {
+                if step == 0 {
+                    return None;
+                }
+                let (lower, upper) = if step > 0 { (0, n) } else { (-1, n - 1) };
+                let bound = |v: Option<i64>, default: i64| match v {
+                    None => default,
+                    Some(v) if v < 0 => v.saturating_add(n).max(lower),
+                    Some(v) => v.min(upper),
+                };
+                let (first, end) = if step > 0 {
+                    (bound(start, lower), bound(stop, upper))
+                } else {
+                    (bound(start, upper), bound(stop, lower))
+                };
+                let span = if step > 0 { end - first } else { first - end };
+                let stride = step.unsigned_abs() as i64;
+                let count = if span <= 0 {
+                    0
+                } else {
+                    (span + stride - 1) / stride
+                };
+                Some((first, count as usize, step))
+            }
+        }
+    }
+}
+
+/// A constant tensor written in the config (a mean or scale vector of `preprocess_input`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constant {
+    /// Its shape, right-aligned against the other operand (batch axis not included).
+    pub shape: Vec<usize>,
+    /// Its values, row-major.
+    pub values: Vec<f32>,
+}
+
 /// Interpolation of [`Op::UpSampling2D`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interpolation {
@@ -476,6 +554,28 @@ pub enum Op {
         lhs: Operand,
         /// Right operand.
         rhs: Operand,
+    },
+    /// Element-wise binary op between the input and a constant tensor from the config
+    /// (Keras 3 `Add` of a `__tensor__`, tf_keras `nn.bias_add`, `math.truediv` by a list).
+    ConstantBinary {
+        /// Operation.
+        op: BinaryOp,
+        /// The constant operand.
+        constant: Constant,
+        /// Whether the constant is the left operand (`c - x`).
+        constant_first: bool,
+    },
+    /// Slicing (Keras 3 `GetItem`, tf_keras `__operators__.getitem`; `reverse`/`Flip` as
+    /// step −1): one entry per input axis (batch included, an Ellipsis already expanded)
+    /// plus the new axes, in order.
+    Slice {
+        /// What happens along each axis.
+        axes: Vec<SliceAxis>,
+    },
+    /// Stack the inputs along a new `axis` (counted on the output rank, with batch).
+    Stack {
+        /// The new axis.
+        axis: i64,
     },
     /// N-ary merge layer over all inputs (Add/Multiply/Maximum/Minimum with > 2 inputs, Average).
     Merge {

@@ -2,8 +2,8 @@
 //! InceptionResNetV2's scaled residual sum and Concatenate. A residual sum of two layer
 //! outputs runs on the CPU kernel that can also apply a folded activation.
 
-use candle_core::Tensor;
-use keras_import::{Activation, BinaryOp, Op, Operand};
+use candle_core::{Device, Tensor};
+use keras_import::{Activation, BinaryOp, Constant, Op, Operand};
 
 use super::fast::with_epilogue;
 use super::{first, norm_axis, Evaluated, Fusion, Kernel};
@@ -95,6 +95,43 @@ impl Kernel for Binary {
             return sum(&[a, b], fusion);
         }
         Ok(Evaluated::linear(binary(self.op, &a, &b)?))
+    }
+}
+
+/// A binary element-wise op between the input and a constant tensor held on the device.
+#[derive(Debug, Clone)]
+pub(crate) struct ConstantBinary {
+    op: BinaryOp,
+    constant: Tensor,
+    constant_first: bool,
+}
+
+impl ConstantBinary {
+    /// `x op constant` (`constant op x` when `constant_first`), the constant put on `device`.
+    pub fn prepare(
+        op: BinaryOp,
+        constant: &Constant,
+        constant_first: bool,
+        device: &Device,
+    ) -> Result<ConstantBinary> {
+        let tensor = Tensor::from_vec(constant.values.clone(), constant.shape.as_slice(), device)?;
+        Ok(ConstantBinary {
+            op,
+            constant: tensor,
+            constant_first,
+        })
+    }
+}
+
+impl Kernel for ConstantBinary {
+    fn evaluate(&self, inputs: &[Tensor], _: &Fusion) -> Result<Evaluated> {
+        let x = first(inputs)?;
+        let y = if self.constant_first {
+            binary(self.op, &self.constant, x)?
+        } else {
+            binary(self.op, x, &self.constant)?
+        };
+        Ok(Evaluated::linear(y))
     }
 }
 

@@ -11,6 +11,7 @@ pub(crate) mod conv;
 mod dense;
 pub(crate) mod depthwise;
 mod fast;
+mod indexing;
 mod input;
 mod layer_norm;
 mod merge;
@@ -180,6 +181,18 @@ pub(crate) fn prepare(graph: &Graph, node: &Node, device: &Device) -> Result<Box
         Op::Merge { op, average } => Box::new(merge::Merge::new(*op, *average)),
         Op::ScaleAdd { factor } => Box::new(merge::ScaleAdd(*factor)),
         Op::Concatenate { axis } => Box::new(merge::Concatenate::prepare(*axis, input_rank)?),
+        Op::ConstantBinary {
+            op,
+            constant,
+            constant_first,
+        } => Box::new(merge::ConstantBinary::prepare(
+            *op,
+            constant,
+            *constant_first,
+            device,
+        )?),
+        Op::Slice { axes } => Box::new(indexing::Slice(axes.clone())),
+        Op::Stack { axis } => Box::new(indexing::Stack(norm_axis(*axis, rank)?)),
         Op::ZeroPadding2D { padding } => Box::new(spatial::ZeroPadding(*padding)),
         Op::Cropping2D { cropping } => Box::new(spatial::Cropping(*cropping)),
         Op::MaxPool2D(p) => Box::new(spatial::MaxPool(*p)),

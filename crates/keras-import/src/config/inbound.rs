@@ -38,6 +38,9 @@ pub struct InboundCall {
     pub operand_kwargs: Vec<(String, CallArg)>,
     /// All keyword arguments as written (`training`, `axis`, ...).
     pub kwargs: Map<String, Value>,
+    /// Keras 3: the positional arguments as written (a `GetItem` spec, a `__tensor__`
+    /// constant); empty for Keras 2, whose such arguments are keyword arguments.
+    pub raw_args: Vec<Value>,
 }
 
 impl InboundCall {
@@ -126,6 +129,7 @@ fn parse_keras3_call(obj: &Map<String, Value>, file: &str, layer: &str) -> Resul
         for arg in args {
             collect_keras3_args(arg, &mut call.args, file, layer)?;
         }
+        call.raw_args = args.clone();
     }
     if let Some(kwargs) = obj.get("kwargs").and_then(Value::as_object) {
         for (key, value) in kwargs {

@@ -136,9 +136,25 @@ fn parse_layer(entry: &Value, dialect: Dialect, file: &str, depth: usize) -> Res
     };
     Ok(LayerConfig {
         calls: parse_inbound_nodes(entry.get("inbound_nodes"), file, &name)?,
-        is_operation: module
-            .as_deref()
-            .is_some_and(|m| m.starts_with("keras.src.ops")),
+        is_operation: match module.as_deref() {
+            Some(module) => module.starts_with("keras.src.ops"),
+            // Keras 3's legacy `.h5` writer drops `module`: an operation node is then told
+            // from a layer by its config, which holds its name and at most the operation's
+            // own options, never `trainable` (every layer's config has it).
+            None => {
+                dialect == Dialect::Keras3
+                    && nested.is_none()
+                    && class_name != "InputLayer"
+                    && config.as_object().is_some_and(|c| {
+                        c.keys().all(|k| {
+                            matches!(
+                                k.as_str(),
+                                "name" | "axis" | "dtype" | "keepdims" | "approximate"
+                            )
+                        })
+                    })
+            }
+        },
         trainable: config
             .get("trainable")
             .and_then(Value::as_bool)

@@ -696,6 +696,7 @@ impl<'a> Builder<'a> {
             args: &call.args,
             kwargs: &call.kwargs,
             raw_kwargs: call.inbound.map(|c| &c.kwargs).unwrap_or(&empty),
+            raw_args: call.inbound.map_or(&[], |c| c.raw_args.as_slice()),
         };
         let parsed = parse_op(kind, &input)?;
         let shapes: Vec<&Shape> = parsed

@@ -47,8 +47,16 @@ pub(crate) fn merge(input: &LayerInput, kind: MergeKind) -> Result<ParsedOp> {
     Ok(ParsedOp { op, inputs })
 }
 
-/// `Concatenate` along `axis` (default −1).
-pub(crate) fn concatenate(input: &LayerInput) -> Result<ParsedOp> {
+/// The `Concatenate` layer along its `axis` option (default −1).
+pub(crate) fn concatenate_layer(input: &LayerInput) -> Result<ParsedOp> {
+    concatenate(input, input.fields.get("axis"))
+}
+
+/// Concatenation along `axis` (default −1) as written in a config or call.
+pub(crate) fn concatenate(
+    input: &LayerInput,
+    axis: Option<&serde_json::Value>,
+) -> Result<ParsedOp> {
     let inputs = input.tensors()?;
     let Some(Arg::Tensor { shape, .. }) = input.args.first() else {
         return Err(input.fields.error(
@@ -56,16 +64,19 @@ pub(crate) fn concatenate(input: &LayerInput) -> Result<ParsedOp> {
             "Concatenate needs at least one input",
         ));
     };
-    let axes = input.fields.i64_list("axis")?.unwrap_or_else(|| vec![-1]);
-    let axis = match axes.as_slice() {
-        [a] => normalize_axis(*a, shape.len() + 1).filter(|&a| a >= 1),
-        _ => None,
-    }
-    .ok_or_else(|| {
-        input
-            .fields
-            .malformed("axis", "one axis within the input rank")
-    })?;
+    let written = match axis {
+        None | Some(serde_json::Value::Null) => Some(-1),
+        Some(serde_json::Value::Array(items)) if items.len() == 1 => items[0].as_i64(),
+        Some(v) => v.as_i64(),
+    };
+    let axis = written
+        .and_then(|a| normalize_axis(a, shape.len() + 1))
+        .filter(|&a| a >= 1)
+        .ok_or_else(|| {
+            input
+                .fields
+                .malformed("axis", "one axis within the input rank")
+        })?;
     Ok(ParsedOp {
         op: Op::Concatenate { axis: axis as i64 },
         inputs,
@@ -184,7 +195,7 @@ impl LayerRules for Merging {
 }
 
 /// Element-wise broadcasting of two shapes, right-aligned.
-fn broadcast_shapes(a: &Shape, b: &Shape, rule: Broadcast) -> ShapeResult<Shape> {
+pub(crate) fn broadcast_shapes(a: &Shape, b: &Shape, rule: Broadcast) -> ShapeResult<Shape> {
     let rank = a.len().max(b.len());
     let pad = |s: &Shape| -> Shape {
         std::iter::repeat_n(Some(1), rank - s.len())

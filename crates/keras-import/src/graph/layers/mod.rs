@@ -4,8 +4,10 @@
 //! [`Op`] to its family, exhaustive so that a new variant cannot be forgotten.
 
 mod activation;
+mod constants;
 mod conv;
 mod dense;
+mod indexing;
 mod merge;
 mod normalization;
 mod operations;
@@ -50,6 +52,8 @@ pub(crate) struct LayerInput<'a> {
     pub kwargs: &'a [(String, Arg)],
     /// All keyword arguments as written.
     pub raw_kwargs: &'a Map<String, Value>,
+    /// Keras 3 positional arguments as written (see [`crate::config::InboundCall`]).
+    pub raw_args: &'a [Value],
 }
 
 impl LayerInput<'_> {
@@ -339,6 +343,9 @@ pub(crate) fn rules(op: &Op) -> Box<dyn LayerRules + '_> {
         Op::Merge { .. } => Box::new(Merging::Merge),
         Op::ScaleAdd { .. } => Box::new(Merging::ScaleAdd),
         Op::Concatenate { axis } => Box::new(Merging::Concatenate(*axis)),
+        Op::ConstantBinary { constant, .. } => Box::new(constants::ConstantOperand(constant)),
+        Op::Slice { axes } => Box::new(indexing::Indexing::Slice(axes)),
+        Op::Stack { axis } => Box::new(indexing::Indexing::Stack(*axis)),
         Op::ReduceMean { axes, keepdims } => Box::new(operations::ReduceMean {
             axes,
             keepdims: *keepdims,

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::merge::binary;
+use super::merge::{binary, concatenate};
+use super::{constants, indexing};
 use super::{Arg, LayerInput, LayerRules, ParsedOp};
 use crate::error::Result;
 use crate::graph::shape::{one_input, Broadcast, ShapeResult};
@@ -20,6 +21,18 @@ pub(crate) enum TfFunction {
     ReduceMean,
     /// `nn.gelu` with its `approximate` kwarg (TF defaults to the exact form).
     Gelu,
+    /// `__operators__.getitem` (a `SlicingOpLambda`) with its `slice_spec`.
+    GetItem,
+    /// `nn.bias_add` with a constant `bias`.
+    BiasAdd,
+    /// `reverse` along `axis`.
+    Reverse,
+    /// `stack` of tensors along `axis`.
+    Stack,
+    /// `concat` of tensors along `axis`.
+    Concat,
+    /// `cast` to `dtype`.
+    Cast,
 }
 
 impl TfFunction {
@@ -42,6 +55,12 @@ impl TfFunction {
             "math.exp" => TfFunction::Unary(Activation::Exponential),
             "math.reduce_mean" | "reduce_mean" => TfFunction::ReduceMean,
             "nn.gelu" => TfFunction::Gelu,
+            "__operators__.getitem" => TfFunction::GetItem,
+            "nn.bias_add" => TfFunction::BiasAdd,
+            "reverse" | "reverse_v2" => TfFunction::Reverse,
+            "stack" => TfFunction::Stack,
+            "concat" => TfFunction::Concat,
+            "cast" | "dtypes.cast" => TfFunction::Cast,
             _ => return None,
         })
     }
@@ -58,11 +77,27 @@ pub(crate) enum KerasOperation {
     Mean,
     /// `nn.Gelu` with its `approximate` config (Keras 3 defaults to the tanh form).
     Gelu,
+    /// `GetItem` (`x[...]`).
+    GetItem,
+    /// `numpy.Flip` along `axis`.
+    Flip,
+    /// `numpy.Stack` along `axis`.
+    Stack,
+    /// `numpy.Concatenate` along `axis`.
+    Concatenate,
+    /// `core.Cast` to `dtype`.
+    Cast,
 }
 
 impl KerasOperation {
     /// Maps a Keras 3 operation class (`module` is `keras.src.ops.numpy`, `keras.src.ops.nn`).
     pub(crate) fn by_class(module: &str, class_name: &str) -> Option<KerasOperation> {
+        if module.is_empty() {
+            // A Keras 3 `.h5` file names no module: the class decides.
+            return ["numpy", "nn", "core"]
+                .iter()
+                .find_map(|family| Self::by_class(family, class_name));
+        }
         use BinaryOp::*;
         let family = module.rsplit('.').next().unwrap_or(module);
         Some(match (family, class_name) {
@@ -74,6 +109,11 @@ impl KerasOperation {
             ("numpy", "Minimum") => KerasOperation::Binary(Minimum),
             ("numpy", "Mean") => KerasOperation::Mean,
             ("nn", "Gelu") => KerasOperation::Gelu,
+            ("numpy" | "core", "GetItem") => KerasOperation::GetItem,
+            ("numpy", "Flip") => KerasOperation::Flip,
+            ("numpy", "Stack") => KerasOperation::Stack,
+            ("numpy", "Concatenate") => KerasOperation::Concatenate,
+            ("numpy" | "core", "Cast") => KerasOperation::Cast,
             ("numpy", "Tanh") | ("nn", "Tanh") => KerasOperation::Unary(Activation::Tanh),
             ("numpy", "Exp") => KerasOperation::Unary(Activation::Exponential),
             ("nn", "Relu") => KerasOperation::Unary(Activation::Relu),
@@ -130,7 +170,8 @@ fn reduce_mean(
 /// A Keras 3 operation node.
 pub(crate) fn keras_operation(input: &LayerInput, operation: KerasOperation) -> Result<ParsedOp> {
     match operation {
-        KerasOperation::Binary(op) => binary(input, op, &input.args.iter().collect::<Vec<_>>()),
+        KerasOperation::Binary(op) => constants::keras3_binary(input, op)
+            .unwrap_or_else(|| binary(input, op, &input.args.iter().collect::<Vec<_>>())),
         KerasOperation::Unary(activation) => unary(input, activation),
         KerasOperation::Mean => reduce_mean(
             input,
@@ -141,6 +182,11 @@ pub(crate) fn keras_operation(input: &LayerInput, operation: KerasOperation) -> 
             let approximate = input.fields.bool_or("approximate", true)?;
             unary(input, Activation::Gelu { approximate })
         }
+        KerasOperation::GetItem => indexing::get_item(input),
+        KerasOperation::Flip => indexing::reverse(input, input.fields.get("axis")),
+        KerasOperation::Stack => indexing::stack(input, input.fields.get("axis")),
+        KerasOperation::Concatenate => concatenate(input, input.fields.get("axis")),
+        KerasOperation::Cast => constants::cast(input, input.fields.get("dtype")),
     }
 }
 
@@ -148,6 +194,9 @@ pub(crate) fn keras_operation(input: &LayerInput, operation: KerasOperation) -> 
 pub(crate) fn tf_op_lambda(input: &LayerInput, function: TfFunction) -> Result<ParsedOp> {
     match function {
         TfFunction::Binary(op) => {
+            if let Some(parsed) = constants::tf_binary(input, op) {
+                return parsed;
+            }
             let operands: Vec<&Arg> = input
                 .args
                 .iter()
@@ -175,6 +224,12 @@ pub(crate) fn tf_op_lambda(input: &LayerInput, function: TfFunction) -> Result<P
                 .unwrap_or(false);
             unary(input, Activation::Gelu { approximate })
         }
+        TfFunction::GetItem => indexing::getitem_lambda(input),
+        TfFunction::BiasAdd => constants::bias_add(input),
+        TfFunction::Reverse => indexing::reverse(input, input.raw_kwargs.get("axis")),
+        TfFunction::Stack => indexing::stack(input, input.raw_kwargs.get("axis")),
+        TfFunction::Concat => concatenate(input, input.raw_kwargs.get("axis")),
+        TfFunction::Cast => constants::cast(input, input.raw_kwargs.get("dtype")),
     }
 }
 

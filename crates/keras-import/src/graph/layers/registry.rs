@@ -44,13 +44,17 @@ impl LayerKind {
         }
         if layer.is_operation {
             let module = layer.module.as_deref().unwrap_or_default();
-            return KerasOperation::by_class(module, &layer.class_name).map(LayerKind::Operation);
+            let operation = KerasOperation::by_class(module, &layer.class_name);
+            // Without a module (Keras 3 `.h5`) a small config may still be a layer's.
+            if operation.is_some() || layer.module.is_some() {
+                return operation.map(LayerKind::Operation);
+            }
         }
         use LayerKind::Single;
         Some(match layer.class_name.as_str() {
             "InputLayer" => LayerKind::Input,
             "Lambda" => LayerKind::Lambda,
-            "TFOpLambda" => {
+            "TFOpLambda" | "SlicingOpLambda" => {
                 let function = layer.config.get("function").and_then(Value::as_str)?;
                 LayerKind::TfOp(TfFunction::by_name(function)?)
             }
@@ -146,7 +150,7 @@ pub(crate) fn parse_op(kind: LayerKind, input: &LayerInput) -> Result<ParsedOp> 
             Ok(ParsedOp { op, inputs })
         }
         LayerKind::Merge(kind) => merge::merge(input, kind),
-        LayerKind::Concatenate => merge::concatenate(input),
+        LayerKind::Concatenate => merge::concatenate_layer(input),
         LayerKind::Operation(operation) => operations::keras_operation(input, operation),
         LayerKind::TfOp(function) => operations::tf_op_lambda(input, function),
         LayerKind::CustomScale => merge::custom_scale(input),
