@@ -92,11 +92,14 @@ impl<'a> ModelInput<'a> {
     }
 }
 
+/// A network run: `n` images laid end to end in, one score row per image out.
+type RunBatch<'a> = Box<dyn FnMut(&[f32], usize) -> Result<Vec<Vec<f32>>> + 'a>;
+
 /// The network as the metrics see it: a closure from `n` model-ready images laid end to end
 /// (NHWC) to each image's class scores (probabilities, as the references use), called with
 /// at most `batch_size` images at a time.
 pub struct Classifier<'a> {
-    run: Box<dyn FnMut(&[f32], usize) -> Result<Vec<Vec<f32>>> + 'a>,
+    run: RunBatch<'a>,
     batch_size: usize,
 }
 
