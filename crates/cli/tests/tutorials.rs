@@ -30,11 +30,14 @@ fn explain(model: &str, photo: &str, out: &Path) -> Output {
     ])
 }
 
-/// Exit code `code`, exactly one stderr line containing every needle, nothing in `out`.
+/// Exit code `code`, exactly one stderr error line containing every needle (a failed photo
+/// is followed by the CLI's count of failures), nothing in `out`.
 fn assert_refused(output: &Output, code: i32, needles: &[&str], out: &Path) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(code), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    let stderr = errors[0];
     for needle in needles {
         assert!(stderr.contains(needle), "{needle}: {stderr}");
     }
