@@ -17,7 +17,7 @@ use std::path::Path;
 
 use backbones::{choose_preprocessing, detect, load_photo, pixels_to_tensor, to_color_mode};
 use backbones::{ColorMode, Preprocessing};
-use gradcam_core::{default_target_layer, CamRequest, Head, Network, Target};
+use gradcam_core::{default_target_layer, CamRequest, Network, Target};
 use keras_import::{Graph, ParamCounts};
 use kerascam_tests::corpus::read_config_text;
 use kerascam_tests::manifest::{fixture_set, floats};
@@ -75,14 +75,9 @@ fn check_image(id: &str, dir: &Path, graph: &Graph, case: &Value, image: &Value)
         0.0,
     ];
     let probabilities = net.head().class_probabilities(&results[0][0].probabilities);
-    // A several-unit linear head (flowers' Dense(5) logits) reports its output as is, as
-    // documented; TensorFlow's tutorial shows softmax(logits), which the manifest holds.
-    let linear = net.head().kind == Head::Linear && logits.len() > 1;
-    let want = if linear {
-        logits.clone()
-    } else {
-        floats(&image["probabilities"])
-    };
+    // A several-unit linear head (flowers' Dense(5) logits) reports softmax(logits), as
+    // TensorFlow's tutorial shows them; the manifest holds TF's.
+    let want = floats(&image["probabilities"]);
     worst[1] = max_abs_diff(&probabilities, &want);
     for reference in image["heatmaps"].as_array().expect("heatmaps") {
         let class = reference["class"].as_u64().expect("class") as usize;

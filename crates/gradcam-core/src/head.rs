@@ -191,8 +191,10 @@ impl HeadInfo {
         }
     }
 
-    /// Per-class probabilities from the model output: the output itself; for a one-unit
-    /// sigmoid `[1 − p, p]`; for a one-unit linear logit `l`, `p = sigmoid(l)`.
+    /// Per-class probabilities from the model output: the output itself for softmax and
+    /// sigmoid heads; for a one-unit sigmoid `[1 − p, p]`; for a one-unit linear logit `l`,
+    /// `p = sigmoid(l)`; for several linear units (logits trained with `from_logits=True`,
+    /// as TensorFlow's image classification tutorial does) their softmax.
     pub fn class_probabilities(&self, output: &[f32]) -> Vec<f32> {
         match (output, self.kind) {
             ([l], Head::Linear) => {
@@ -200,7 +202,17 @@ impl HeadInfo {
                 vec![1.0 - p, p]
             }
             ([p], Head::Sigmoid) => vec![1.0 - p, *p],
+            (logits, Head::Linear) => softmax(logits),
             _ => output.to_vec(),
         }
     }
+}
+
+/// `exp(x − max) / Σ exp(x − max)`, in f64 so that large logits neither overflow nor lose the
+/// small classes.
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let exps: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.iter().map(|e| (e / sum) as f32).collect()
 }
