@@ -8,6 +8,7 @@
 pub mod lines;
 pub mod resume;
 
+use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -56,10 +57,11 @@ pub struct ResultLine<'a> {
     pub dataset: &'a DatasetFields,
 }
 
-/// The results file of a run, open for appending.
+/// The results file of a run, open for appending. It is created with the first photo's
+/// lines, so a run that explains nothing writes nothing; an existing file is cut at once.
 #[derive(Debug)]
 pub struct ResultsFile {
-    file: File,
+    file: OnceCell<File>,
     path: PathBuf,
 }
 
@@ -67,12 +69,12 @@ impl ResultsFile {
     /// Opens `OUT/results.jsonl`, cut to its first `keep` bytes (0 starts afresh).
     pub fn open(out: &Path, keep: u64) -> Result<ResultsFile> {
         let path = out.join(FILE_NAME);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| CliError::io(&path, e))?;
-        file.set_len(keep).map_err(|e| CliError::io(&path, e))?;
+        let file = OnceCell::new();
+        if path.exists() {
+            let existing = open_for_append(&path)?;
+            existing.set_len(keep).map_err(|e| CliError::io(&path, e))?;
+            let _ = file.set(existing);
+        }
         Ok(ResultsFile { file, path })
     }
 
@@ -84,8 +86,24 @@ impl ResultsFile {
             bytes.extend_from_slice(line.as_bytes());
             bytes.push(b'\n');
         }
-        (&self.file)
+        let file = match self.file.get() {
+            Some(file) => file,
+            None => {
+                let created = open_for_append(&self.path)?;
+                self.file.get_or_init(|| created)
+            }
+        };
+        (&*file)
             .write_all(&bytes)
             .map_err(|e| CliError::io(&self.path, e))
     }
+}
+
+/// `path` opened for appending, created when missing.
+fn open_for_append(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| CliError::io(path, e))
 }
