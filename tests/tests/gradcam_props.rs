@@ -680,10 +680,17 @@ proptest! {
         let req = request(&graph, feat, class);
         let grad = net.grad_cam(&x, 1, &req).expect("grad-cam");
         let classic = net.cam_with(&ClassicCam(column), &x, 1, &req).expect("cam");
-        prop_assert!(max_abs_diff(&grad[0][0].heatmap, &classic[0][0].heatmap) <= 1e-5);
-        let hw = (grad[0][0].height * grad[0][0].width) as f32;
-        let ratio = grad[0][0].heatmap_max_raw * hw;
-        prop_assert!((ratio - classic[0][0].heatmap_max_raw).abs() <= 1e-4 * (1.0 + ratio.abs()));
+        // Grad-CAM's raw map is classic CAM's divided by h·w; compared raw, since a map whose
+        // maximum is near 0 turns f32 rounding into large normalised differences.
+        let (g, c) = (&grad[0][0], &classic[0][0]);
+        let hw = (g.height * g.width) as f32;
+        let scale = 1.0 + c.heatmap_max_raw.abs();
+        for (a, b) in g.raw_cam.iter().zip(&c.raw_cam) {
+            prop_assert!((a * hw - b).abs() <= 1e-5 * scale, "{a} x {hw} vs {b}");
+        }
+        if c.heatmap_max_raw > 1e-2 {
+            prop_assert!(max_abs_diff(&g.heatmap, &c.heatmap) <= 1e-3);
+        }
     }
 
     /// (b) Heatmaps lie in [0, 1] and reach 1 unless all zero; (c) a batch equals one image
