@@ -453,6 +453,9 @@ impl Job<'_> {
                     results.push(result.clone());
                 }
             }
+            if self.method_panels() {
+                self.write_method_panels(prepared, &results, &mut records)?;
+            }
             let json = self.dataset.finish_photo(
                 prepared.input,
                 &prepared.photo,
@@ -484,8 +487,11 @@ impl Job<'_> {
             result.height as u32,
             result.heatmap.clone(),
         )?;
-        let picture = self.picture(prepared, result, &heat)?;
-        crate::atomic::save_image(&picture.into(), &out, image::ImageFormat::Png)?;
+        // With one panel for all methods, the panel is the picture (written per class below).
+        if !self.method_panels() {
+            let picture = self.picture(prepared, result, &heat)?;
+            crate::atomic::save_image(&picture.into(), &out, image::ImageFormat::Png)?;
+        }
         let npy_path = if self.args.save_heatmap {
             let path = self
                 .args
@@ -531,13 +537,7 @@ impl Job<'_> {
         if !self.overlay.panel {
             return Ok(overlay::render(&prepared.photo, heat, &self.overlay)?);
         }
-        let probabilities = self.head.class_probabilities(&result.probabilities);
-        let class = ClassCaption {
-            class: self
-                .label(result.class)
-                .unwrap_or_else(|| format!("class {}", result.class)),
-            probability: probabilities.get(result.class).copied().unwrap_or(f32::NAN),
-        };
+        let class = self.class_caption(result);
         let map = MethodMap {
             method: &result.method,
             layer: Some(result.target_layer.as_str()),
@@ -549,6 +549,63 @@ impl Job<'_> {
             &map,
             &self.overlay,
         )?)
+    }
+
+    /// The explained class's name and probability, as captions show them.
+    fn class_caption(&self, result: &CamResult) -> ClassCaption {
+        let probabilities = self.head.class_probabilities(&result.probabilities);
+        ClassCaption {
+            class: self
+                .label(result.class)
+                .unwrap_or_else(|| format!("class {}", result.class)),
+            probability: probabilities.get(result.class).copied().unwrap_or(f32::NAN),
+        }
+    }
+
+    /// Whether `--panel` with several methods writes one panel per class (photo | each
+    /// method's captioned overlay) instead of a picture per method.
+    fn method_panels(&self) -> bool {
+        self.overlay.panel && self.methods.len() > 1
+    }
+
+    /// One panel per explained class of a photo; `results` and `records` are method-major
+    /// (every class of the first method, then of the next), and each record's `output`
+    /// becomes its class's panel.
+    fn write_method_panels(
+        &self,
+        prepared: &Prepared<'_>,
+        results: &[CamResult],
+        records: &mut [ExplainRecord],
+    ) -> Result<()> {
+        let per_target = results.len() / self.methods.len().max(1);
+        for i in 0..per_target {
+            let of_class: Vec<&CamResult> = results.iter().skip(i).step_by(per_target).collect();
+            let heats = of_class
+                .iter()
+                .map(|r| Heatmap::new(r.width as u32, r.height as u32, r.heatmap.clone()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let maps: Vec<MethodMap<'_>> = of_class
+                .iter()
+                .zip(&heats)
+                .map(|(r, heatmap)| MethodMap {
+                    method: &r.method,
+                    layer: Some(r.target_layer.as_str()),
+                    heatmap,
+                })
+                .collect();
+            let class = self.class_caption(of_class[0]);
+            let panel = overlay::method_panel(&prepared.photo, &class, &maps, &self.overlay)?;
+            let suffix = output_suffix(1, "", per_target, i);
+            let out = self
+                .args
+                .out
+                .join(output_name(&prepared.input.out_stem, &suffix, "png"));
+            crate::atomic::save_image(&panel.into(), &out, image::ImageFormat::Png)?;
+            for record in records.iter_mut().skip(i).step_by(per_target) {
+                record.output = out.display().to_string();
+            }
+        }
+        Ok(())
     }
 
     fn label(&self, class: usize) -> Option<String> {

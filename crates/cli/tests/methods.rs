@@ -90,3 +90,32 @@ fn unknown_method_is_refused_in_one_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn several_methods_with_panel_write_one_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = records(&explain(
+        dir.path(),
+        &["--method", "gradcam,hirescam,eigencam", "--panel"],
+    ));
+    assert_eq!(records.len(), 3);
+    let outputs: Vec<&str> = records
+        .iter()
+        .map(|r| r["output"].as_str().unwrap())
+        .collect();
+    assert!(outputs.iter().all(|o| *o == outputs[0]), "{outputs:?}");
+    assert!(outputs[0].ends_with("red_disk_left.png"), "{outputs:?}");
+    let pngs = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with(".png")
+        })
+        .count();
+    assert_eq!(pngs, 1, "one panel, no picture per method");
+    let photo = common::fixture("methods", "../../../demo/photos/red_disk_left.png");
+    let (photo_w, _) = image::image_dimensions(&photo).unwrap();
+    let (panel_w, _) = image::image_dimensions(outputs[0]).unwrap();
+    // photo | three overlays
+    assert!(panel_w >= 4 * photo_w, "{panel_w} vs {photo_w}");
+}
