@@ -27,6 +27,7 @@ use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Inspect(opts) => inspect::run(&opts),
@@ -58,6 +59,21 @@ fn keep_freed_memory() {
         libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
     }
 }
+
+/// A closed stdout (`kerascam inspect model.keras | head`) ends the process quietly, as it
+/// does other command-line tools, instead of `println!` panicking on the broken pipe: Rust
+/// ignores SIGPIPE by default; this restores the system's default action.
+#[cfg(unix)]
+fn quiet_on_closed_stdout() {
+    // SAFETY: resetting one signal's disposition before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Elsewhere a broken pipe is an ordinary write error.
+#[cfg(not(unix))]
+fn quiet_on_closed_stdout() {}
 
 /// Other allocators manage their memory well enough on their own.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
