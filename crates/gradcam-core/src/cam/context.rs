@@ -4,8 +4,10 @@
 use candle_core::Tensor;
 use keras_import::NodeId;
 
+use super::Target;
 use crate::error::{CamError, ErrorKind, Result};
 use crate::forward::Tail;
+use crate::head::HeadInfo;
 use crate::network::Network;
 
 /// One image's score for one target.
@@ -22,6 +24,34 @@ pub(crate) struct Score {
 }
 
 impl Score {
+    /// The class `target` names for an image with `logits`, and the unit, sign and value
+    /// that score it (the one rule for CAM and pixel-level methods alike).
+    pub(crate) fn resolve(head: &HeadInfo, target: Target, logits: &[f32]) -> Result<Score> {
+        let classes = head.num_classes(logits.len());
+        let class = match target {
+            Target::Class(c) if c < classes => c,
+            Target::Class(c) => {
+                return Err(CamError::new(
+                    ErrorKind::InvalidInput,
+                    format!("class {c} does not exist (the model has {classes} classes)"),
+                ))
+            }
+            Target::Rank(r) => head.ranking(logits).get(r).copied().ok_or_else(|| {
+                CamError::new(
+                    ErrorKind::InvalidInput,
+                    format!("rank {r} exceeds the {classes} classes"),
+                )
+            })?,
+        };
+        let (unit, sign) = head.score_unit(class, logits.len());
+        Ok(Score {
+            class,
+            unit,
+            sign,
+            value: sign * logits[unit],
+        })
+    }
+
     /// This score read from each row of logits `[B, K]`.
     fn of_rows(&self, logits: &Tensor) -> Result<Vec<f32>> {
         let column = logits.narrow(1, self.unit, 1)?.flatten_all()?;

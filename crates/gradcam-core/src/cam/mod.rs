@@ -17,6 +17,7 @@ pub mod projection;
 pub mod registry;
 mod smoothing;
 
+pub(crate) use context::Score;
 pub use context::{CamContext, TailRunner};
 pub use method::{weighted_channel_sum, CamMethod, Contribution};
 pub use methods::GradCam;

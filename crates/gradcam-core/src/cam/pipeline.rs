@@ -245,32 +245,7 @@ impl Network {
     pub(crate) fn scores(&self, target: Target, predictions: &[Prediction]) -> Result<Vec<Score>> {
         predictions
             .iter()
-            .map(|p| {
-                let k = p.logits.len();
-                let classes = self.head.num_classes(k);
-                let class = match target {
-                    Target::Class(c) if c < classes => c,
-                    Target::Class(c) => {
-                        return Err(CamError::new(
-                            ErrorKind::InvalidInput,
-                            format!("class {c} does not exist (the model has {classes} classes)"),
-                        ))
-                    }
-                    Target::Rank(r) => *self.head.ranking(&p.logits).get(r).ok_or_else(|| {
-                        CamError::new(
-                            ErrorKind::InvalidInput,
-                            format!("rank {r} exceeds the {classes} classes"),
-                        )
-                    })?,
-                };
-                let (unit, sign) = self.head.score_unit(class, k);
-                Ok(Score {
-                    class,
-                    unit,
-                    sign,
-                    value: sign * p.logits[unit],
-                })
-            })
+            .map(|p| Score::resolve(&self.head, target, &p.logits))
             .collect()
     }
 

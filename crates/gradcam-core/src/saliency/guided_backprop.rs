@@ -26,7 +26,7 @@ impl Network {
         let per_image = h * w * c;
         let mut maps: Vec<Vec<PixelMap>> = vec![Vec::new(); n];
         for target in targets_or_top1(targets) {
-            let scores = self.class_scores(target, &pass.predictions)?;
+            let scores = self.scores(target, &pass.predictions)?;
             let gradient = self.input_gradient(&pass, &scores)?;
             for (i, image) in gradient.chunks_exact(per_image).enumerate() {
                 let parts = MapParts {

@@ -8,7 +8,8 @@ use candle_core::Tensor;
 use keras_import::{AspectFit, ResizeMethod, ResizeParams};
 
 use super::guided_relu::ReluBackward;
-use super::{ClassScore, MapParts, PixelMap};
+use super::{MapParts, PixelMap};
+use crate::cam::Score;
 use crate::cam::{CamRequest, CamResult, Target};
 use crate::error::Result;
 use crate::network::Network;
@@ -40,7 +41,7 @@ impl Network {
             let scores = (0..n)
                 .map(|i| {
                     let logits = &pass.predictions[i].logits;
-                    ClassScore::resolve(&self.head, Target::Class(cams[i][t].class), logits)
+                    Score::resolve(&self.head, Target::Class(cams[i][t].class), logits)
                 })
                 .collect::<Result<Vec<_>>>()?;
             let gradient = self.input_gradient(&pass, &scores)?;

@@ -27,10 +27,9 @@ pub use guided_backprop::NAME as GUIDED_BACKPROP;
 pub use guided_grad_cam::NAME as GUIDED_GRAD_CAM;
 pub use smooth_grad::{SmoothGradOptions, MAX_SAMPLES, NAME as SMOOTH_GRAD};
 
-use crate::cam::Target;
+use crate::cam::{Score, Target};
 use crate::error::{CamError, ErrorKind, Result};
 use crate::forward::Forward;
-use crate::head::HeadInfo;
 use crate::network::{Network, Prediction};
 use guided_relu::ReluBackward;
 
@@ -60,43 +59,6 @@ pub struct PixelMap {
     pub probabilities: Vec<f32>,
     /// The Grad-CAM layer for Guided Grad-CAM; `None` for the pure gradient methods.
     pub target_layer: Option<String>,
-}
-
-/// One image's class, with the logit unit and sign that score it.
-#[derive(Debug, Clone, Copy)]
-struct ClassScore {
-    class: usize,
-    unit: usize,
-    sign: f32,
-}
-
-impl ClassScore {
-    /// The class `target` names for an image with `logits`.
-    fn resolve(head: &HeadInfo, target: Target, logits: &[f32]) -> Result<ClassScore> {
-        let classes = head.num_classes(logits.len());
-        let class = match target {
-            Target::Class(c) if c < classes => c,
-            Target::Class(c) => {
-                return Err(CamError::new(
-                    ErrorKind::InvalidInput,
-                    format!("class {c} does not exist (the model has {classes} classes)"),
-                ))
-            }
-            Target::Rank(r) => head.ranking(logits).get(r).copied().ok_or_else(|| {
-                CamError::new(
-                    ErrorKind::InvalidInput,
-                    format!("rank {r} exceeds the {classes} classes"),
-                )
-            })?,
-        };
-        let (unit, sign) = head.score_unit(class, logits.len());
-        Ok(ClassScore { class, unit, sign })
-    }
-
-    /// The score this class reads from `logits`.
-    fn value(&self, logits: &[f32]) -> f32 {
-        self.sign * logits[self.unit]
-    }
 }
 
 /// The explained targets, top-1 when none are named.
@@ -141,7 +103,7 @@ impl Network {
 
     /// `∂(Σ_i score_i)/∂x` as host values `[N·H·W·C]`: images are independent, so each gets
     /// its own gradient.
-    fn input_gradient(&self, pass: &GradientPass, scores: &[ClassScore]) -> Result<Vec<f32>> {
+    fn input_gradient(&self, pass: &GradientPass, scores: &[Score]) -> Result<Vec<f32>> {
         let (n, k) = pass.fwd.logits.dims2()?;
         let mut select = vec![0f32; n * k];
         for (i, s) in scores.iter().enumerate() {
@@ -162,14 +124,6 @@ impl Network {
             .flatten_all()?
             .to_vec1::<f32>()?)
     }
-
-    /// Each image's [`ClassScore`] for `target`.
-    fn class_scores(&self, target: Target, predictions: &[Prediction]) -> Result<Vec<ClassScore>> {
-        predictions
-            .iter()
-            .map(|p| ClassScore::resolve(&self.head, target, &p.logits))
-            .collect()
-    }
 }
 
 /// A [`PixelMap`] of image `prediction` for `score`, from its attribution `[H, W, C]` and the
@@ -178,7 +132,7 @@ struct MapParts<'a> {
     method: &'static str,
     dims: [usize; 3],
     prediction: &'a Prediction,
-    score: ClassScore,
+    score: Score,
     target_layer: Option<String>,
 }
 
@@ -194,7 +148,7 @@ impl MapParts<'_> {
             width,
             channels,
             class: self.score.class,
-            score: self.score.value(&self.prediction.logits),
+            score: self.score.value,
             logits: self.prediction.logits.clone(),
             probabilities: self.prediction.probabilities.clone(),
             target_layer: self.target_layer,

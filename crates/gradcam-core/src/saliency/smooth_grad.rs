@@ -11,7 +11,8 @@ use rand_chacha::ChaCha20Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::guided_relu::ReluBackward;
-use super::{targets_or_top1, ClassScore, MapParts, PixelMap};
+use super::{targets_or_top1, MapParts, PixelMap};
+use crate::cam::Score;
 use crate::cam::Target;
 use crate::error::{CamError, ErrorKind, Result};
 use crate::network::Network;
@@ -131,7 +132,7 @@ impl Network {
             };
             for &target in &targets_or_top1(targets) {
                 let logits = &predictions[index].logits;
-                let score = ClassScore::resolve(&self.head, target, logits)?;
+                let score = Score::resolve(&self.head, target, logits)?;
                 let (mean, mean_abs) = self.mean_gradients(&smoothing, score, noise)?;
                 let parts = MapParts {
                     method: NAME,
@@ -150,7 +151,7 @@ impl Network {
     fn mean_gradients(
         &self,
         s: &Smoothing<'_>,
-        score: ClassScore,
+        score: Score,
         noise: &mut NoiseSource<'_>,
     ) -> Result<(Vec<f32>, Vec<f32>)> {
         let len = s.image.len();
