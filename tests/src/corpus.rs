@@ -64,6 +64,18 @@ pub fn fixtures() -> (PathBuf, FixturesManifest) {
     (dir, manifest)
 }
 
+/// `tests/fixtures/AREA` and its `manifest.json` as JSON; panics naming the file (and the
+/// generate.py that makes it) when it is missing or does not parse.
+pub fn fixture_manifest(area: &str) -> (PathBuf, serde_json::Value) {
+    let dir = workspace_root().join("tests/fixtures").join(area);
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run generate.py there)", path.display()));
+    let manifest =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (dir, manifest)
+}
+
 /// Reads a corpus config file (`.json` or gzip-compressed `.json.gz`) as text.
 pub fn read_config_text(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -14,14 +14,7 @@ use serde_json::Value;
 const TOLERANCE: f32 = 1e-3;
 
 fn fixtures() -> (PathBuf, Value) {
-    let dir = corpus::workspace_root().join("tests/fixtures/pixel");
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run generate.py there)", path.display()));
-    (
-        dir,
-        serde_json::from_str(&text).expect("manifest.json parses"),
-    )
+    corpus::fixture_manifest("pixel")
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {

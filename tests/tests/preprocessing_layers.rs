@@ -12,14 +12,7 @@ use kerascam_tests::{corpus, npy};
 use serde_json::Value;
 
 fn fixtures() -> (PathBuf, Value) {
-    let dir = corpus::workspace_root().join("tests/fixtures/preprocessing");
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run generate.py there)", path.display()));
-    (
-        dir,
-        serde_json::from_str(&text).expect("manifest.json parses"),
-    )
+    corpus::fixture_manifest("preprocessing")
 }
 
 fn max_abs(a: &[f32], b: &[f32]) -> f32 {
