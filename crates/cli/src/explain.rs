@@ -334,6 +334,25 @@ fn output_name(stem: &Path, suffix: &str, ext: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The layer line of a caption: none for the pixel-level methods that use no layer, the
+/// layer for one, and the first and last of several fused layers (their last path
+/// components) with their count.
+fn layer_caption(result: &CamResult) -> Option<String> {
+    use gradcam_core::saliency::{GUIDED_BACKPROP, SMOOTH_GRAD};
+    if [GUIDED_BACKPROP, SMOOTH_GRAD].contains(&result.method.as_str()) {
+        return None;
+    }
+    match result.layers.as_slice() {
+        [first, .., last] => {
+            // Last path components: the nested model's name would fill the tile.
+            let short = |path: &str| path.rsplit('/').next().unwrap_or(path).to_string();
+            let n = result.layers.len();
+            Some(format!("{} … {} ({n} fused)", short(first), short(last)))
+        }
+        _ => Some(result.target_layer.clone()),
+    }
+}
+
 /// A photo decoded and prepared for the network.
 struct Prepared<'a> {
     input: &'a InputImage,
@@ -538,9 +557,10 @@ impl Job<'_> {
             return Ok(overlay::render(&prepared.photo, heat, &self.overlay)?);
         }
         let class = self.class_caption(result);
+        let layer = layer_caption(result);
         let map = MethodMap {
             method: &result.method,
-            layer: Some(result.target_layer.as_str()),
+            layer: layer.as_deref(),
             heatmap: heat,
         };
         Ok(overlay::explained_panel(
@@ -584,12 +604,14 @@ impl Job<'_> {
                 .iter()
                 .map(|r| Heatmap::new(r.width as u32, r.height as u32, r.heatmap.clone()))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
+            let layers: Vec<Option<String>> = of_class.iter().map(|r| layer_caption(r)).collect();
             let maps: Vec<MethodMap<'_>> = of_class
                 .iter()
                 .zip(&heats)
-                .map(|(r, heatmap)| MethodMap {
+                .zip(&layers)
+                .map(|((r, heatmap), layer)| MethodMap {
                     method: &r.method,
-                    layer: Some(r.target_layer.as_str()),
+                    layer: layer.as_deref(),
                     heatmap,
                 })
                 .collect();
