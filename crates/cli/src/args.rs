@@ -59,6 +59,9 @@ pub struct EvaluateArgs {
         default_value = "gradcam"
     )]
     pub methods: Vec<String>,
+    /// Score-CAM: score only the N channels with the largest spatial spread (Faster Score-CAM).
+    #[arg(long, value_name = "N")]
+    pub max_channels: Option<usize>,
     /// Ground-truth boxes for the pointing game: JSON, {"boxes": {"photo.png": [[x0, y0, x1, y1], ...]}}.
     #[arg(long, value_name = "FILE")]
     pub boxes: Option<PathBuf>,

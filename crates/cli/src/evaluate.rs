@@ -31,8 +31,8 @@ use report::{Failure, MethodReport, PhotoScores};
 
 /// The explanation method called `name` on the command line, from gradcam-core's registry
 /// (the same names as `explain --method`).
-pub fn method_by_name(name: &str) -> Result<Box<dyn CamMethod>> {
-    registry::method_by_name(name, &MethodOptions::default()).ok_or_else(|| {
+fn method_by_name(name: &str, options: &MethodOptions) -> Result<Box<dyn CamMethod>> {
+    registry::method_by_name(name, options).ok_or_else(|| {
         CliError::Usage(format!(
             "unknown method {name:?} (known: {})",
             registry::method_names()
@@ -59,10 +59,17 @@ struct Prepared {
 
 /// Runs `kerascam evaluate`. Exit code 0 when every photo was evaluated, 1 when some failed.
 pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
+    if args.max_channels == Some(0) {
+        return Err(CliError::Usage("--max-channels must be at least 1".into()));
+    }
+    let options = MethodOptions {
+        max_channels: args.max_channels,
+        ..MethodOptions::default()
+    };
     let methods = args
         .methods
         .iter()
-        .map(|name| method_by_name(name).map(|m| (name.as_str(), m)))
+        .map(|name| method_by_name(name, &options).map(|m| (name.as_str(), m)))
         .collect::<Result<Vec<_>>>()?;
     if args.batch_size == 0 {
         return Err(CliError::Usage("--batch-size must be at least 1".into()));

@@ -1,7 +1,7 @@
 //! `kerascam evaluate` on the trained pointing fixture (`tests/fixtures/pointing/`): the
 //! table, `--json`, a photo without a box reported and never scored, an unknown method as
-//! one error line, and the pointing rate of Grad-CAM at the default layer equal to
-//! TensorFlow's (recorded by generate.py) within one photo.
+//! one error line, `--max-channels` reaching Score-CAM, and the pointing rate of Grad-CAM at
+//! the default layer equal to TensorFlow's (recorded by generate.py) within one photo.
 
 mod common;
 
@@ -162,4 +162,48 @@ fn grad_cams_pointing_rate_equals_tensorflows_within_one_photo() {
         (hits - tf_hits).abs() <= 1,
         "kerascam {hits}/{counted} hits, TensorFlow {tf_hits}/{counted}"
     );
+}
+
+/// Evaluates `--method scorecam` on one photo with `extra` options; the drop in confidence.
+fn scorecam_drop(extra: &[&str]) -> f64 {
+    let a = photo("002.png");
+    let mut args = vec![
+        a.as_os_str(),
+        OsStr::new("--method"),
+        OsStr::new("scorecam"),
+        OsStr::new("--metrics"),
+        OsStr::new("confidence"),
+        OsStr::new("--json"),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let out = evaluate(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    doc["methods"][0]["per_photo"][0]["drop_in_confidence"]
+        .as_f64()
+        .expect("a drop in confidence")
+}
+
+#[test]
+fn max_channels_makes_score_cam_the_faster_variant() {
+    // out_relu has 1280 channels: 1280 or more is every channel, 1 only the widest-spread one.
+    let every = scorecam_drop(&[]);
+    assert_eq!(scorecam_drop(&["--max-channels", "1280"]), every);
+    assert_ne!(scorecam_drop(&["--max-channels", "1"]), every);
+    let a = photo("002.png");
+    let out = evaluate(&[
+        a.as_os_str(),
+        OsStr::new("--method"),
+        OsStr::new("scorecam"),
+        OsStr::new("--max-channels"),
+        OsStr::new("0"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--max-channels"), "{stderr}");
 }

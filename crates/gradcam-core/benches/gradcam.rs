@@ -22,6 +22,7 @@ const CASES: [(&str, &str, usize); 4] = [
 ];
 
 fn main() {
+    common::keep_freed_memory();
     let device = Device::Cpu;
     // Arguments other than cargo's flags (`--bench`) select cases by name.
     let filters: Vec<String> = std::env::args()

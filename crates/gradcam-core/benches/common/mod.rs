@@ -1,4 +1,6 @@
 //! Helpers shared by the benchmarks: the corpus architectures with random weights, timing.
+// Each benchmark compiles this module and uses only part of it.
+#![allow(dead_code)]
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -111,4 +113,16 @@ fn with_input_channels(text: &str, channels: usize) -> String {
         shape[last] = channels.into();
     }
     config.to_string()
+}
+
+/// Has glibc keep freed memory for reuse, as the `kerascam` binary does at start (see its
+/// `main.rs`), so that the benchmarks time what the command line runs: without it every
+/// large activation is mapped afresh and page-faults again.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: allocator parameters only, set before the benchmark starts other threads.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
+    }
 }

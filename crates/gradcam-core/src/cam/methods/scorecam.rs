@@ -1,6 +1,8 @@
 //! Score-CAM (`pytorch_grad_cam/score_cam.py::ScoreCAM.get_cam_weights`), with
 //! tf-keras-vis's Faster-Score-CAM channel selection (`tf_keras_vis/scorecam.py`, `max_N`).
 
+use std::collections::HashMap;
+
 use candle_core::{DType, Tensor};
 
 use super::DEFAULT_BATCH;
@@ -72,12 +74,19 @@ impl ScoreCam {
             Some(m) if m < k => top_by_std(&a, m)?,
             _ => (0..k).collect(),
         };
-        let mut scores = Vec::with_capacity(channels.len());
-        for chunk in channels.chunks(self.batch.max(1)) {
-            let masks = masks(&a, &x, chunk)?;
+        let grids = DistinctGrids::of(&a, &channels)?;
+        let mut distinct_scores = Vec::with_capacity(grids.representatives.len());
+        let batch = self.batch.max(1);
+        for (chunk, constant) in grids
+            .representatives
+            .chunks(batch)
+            .zip(grids.constant.chunks(batch))
+        {
+            let masks = masks(&a, &x, chunk, constant)?;
             let masked = x.broadcast_mul(&masks)?;
-            scores.extend(ctx.scores_of_inputs(image, &masked)?);
+            distinct_scores.extend(ctx.scores_of_inputs(image, &masked)?);
         }
+        let scores: Vec<f32> = grids.owner.iter().map(|&g| distinct_scores[g]).collect();
         let top = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let exps: Vec<f64> = scores.iter().map(|&s| ((s - top) as f64).exp()).collect();
         let total: f64 = exps.iter().sum();
@@ -89,9 +98,69 @@ impl ScoreCam {
     }
 }
 
+/// Channels grouped by their min-max scaled activation grid `(A_k − min)/(max − min +
+/// 1e-8)`, compared bit for bit. Channels in one group have the same mask up to float
+/// rounding (every constant channel, all-zero ones included, has the zero mask; every channel
+/// active at one position only has that position's mask), so one masked pass, the first
+/// channel's, scores them all.
+#[derive(Debug, PartialEq)]
+struct DistinctGrids {
+    /// The first channel of each group.
+    representatives: Vec<usize>,
+    /// For each group, whether its grid is constant (its mask is then all zeros).
+    constant: Vec<bool>,
+    /// For each requested channel, the index of its group.
+    owner: Vec<usize>,
+}
+
+impl DistinctGrids {
+    /// The groups of `channels` of one image's activations `a` (`[1, h, w, k]`).
+    fn of(a: &Tensor, channels: &[usize]) -> Result<DistinctGrids> {
+        let (_, h, w, k) = a.dims4()?;
+        let by_channel = a
+            .to_dtype(DType::F32)?
+            .reshape((h * w, k))?
+            .t()?
+            .contiguous()?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        Ok(DistinctGrids::group(&by_channel, h * w, channels))
+    }
+
+    /// The groups of `channels` given each channel's `size` values in turn.
+    fn group(by_channel: &[f32], size: usize, channels: &[usize]) -> DistinctGrids {
+        let mut index: HashMap<Vec<u32>, usize> = HashMap::new();
+        let mut groups = DistinctGrids {
+            representatives: Vec::new(),
+            constant: Vec::new(),
+            owner: Vec::with_capacity(channels.len()),
+        };
+        for &c in channels {
+            let channel = &by_channel[c * size..(c + 1) * size];
+            let min = channel.iter().copied().fold(f32::INFINITY, f32::min);
+            let max = channel.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let range = max - min + 1e-8;
+            let key: Vec<u32> = channel
+                .iter()
+                .map(|&v| ((v - min) / range).to_bits())
+                .collect();
+            let next = groups.representatives.len();
+            let id = *index.entry(key).or_insert(next);
+            if id == next {
+                groups.representatives.push(c);
+                groups.constant.push(max == min);
+            }
+            groups.owner.push(id);
+        }
+        groups
+    }
+}
+
 /// The masks `[B, H, W, 1]` of channels `chunk` of one image's activations `a`
-/// (`[1, h, w, k]`) for its input `x` (`[1, H, W, C]`).
-fn masks(a: &Tensor, x: &Tensor, chunk: &[usize]) -> Result<Tensor> {
+/// (`[1, h, w, k]`) for its input `x` (`[1, H, W, C]`). A constant channel's mask is zero:
+/// there `up − min` is only the rounding of the upsampling, which the reference's division
+/// by `1e-8` would blow up into noise.
+fn masks(a: &Tensor, x: &Tensor, chunk: &[usize], constant: &[bool]) -> Result<Tensor> {
     let (_, h, w, _) = a.dims4()?;
     let (_, height, width, _) = x.dims4()?;
     let index: Vec<u32> = chunk.iter().map(|&c| c as u32).collect();
@@ -106,7 +175,15 @@ fn masks(a: &Tensor, x: &Tensor, chunk: &[usize]) -> Result<Tensor> {
     let min = up.min_keepdim(0)?;
     let max = up.max_keepdim(0)?;
     let range = (max.sub(&min)? + 1e-8)?;
-    let scaled = up.broadcast_sub(&min)?.broadcast_div(&range)?;
+    let keep: Vec<f32> = constant
+        .iter()
+        .map(|&c| if c { 0.0 } else { 1.0 })
+        .collect();
+    let keep = Tensor::from_vec(keep, (1, chunk.len()), a.device())?;
+    let scaled = up
+        .broadcast_sub(&min)?
+        .broadcast_div(&range)?
+        .broadcast_mul(&keep)?;
     let masks = scaled.t()?.reshape((chunk.len(), height, width, 1))?;
     Ok(masks.to_dtype(x.dtype())?)
 }
@@ -123,4 +200,37 @@ fn top_by_std(a: &Tensor, m: usize) -> Result<Vec<usize>> {
     order.truncate(m);
     order.sort_unstable();
     Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DistinctGrids;
+
+    #[test]
+    fn channels_with_equal_scaled_grids_share_a_group() {
+        // Four values per channel: 0 and 1 dead, 2 and 4 active at position 1 only (other
+        // magnitudes), 3 constant, 5 like 2 at position 2, 6 a full pattern, 7 = 6·3 + 1.
+        let by_channel = [
+            0.0, 0.0, 0.0, 0.0, //
+            0.0, 0.0, 0.0, 0.0, //
+            0.0, 2.5, 0.0, 0.0, //
+            0.7, 0.7, 0.7, 0.7, //
+            0.0, 9.0, 0.0, 0.0, //
+            0.0, 0.0, 2.5, 0.0, //
+            0.0, 1.0, 2.0, 4.0, //
+            1.0, 4.0, 7.0, 13.0,
+        ];
+        let groups = DistinctGrids::group(&by_channel, 4, &[0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(groups.representatives, vec![0, 2, 5, 6]);
+        assert_eq!(groups.constant, vec![true, false, false, false]);
+        assert_eq!(groups.owner, vec![0, 0, 1, 0, 1, 2, 3, 3]);
+    }
+
+    #[test]
+    fn only_the_requested_channels_are_grouped() {
+        let by_channel = [0.0, 1.0, 0.0, 1.0, 5.0, 0.0];
+        let groups = DistinctGrids::group(&by_channel, 2, &[2, 0]);
+        assert_eq!(groups.representatives, vec![2, 0]);
+        assert_eq!(groups.owner, vec![0, 1]);
+    }
 }
