@@ -47,13 +47,16 @@ struct Job<'a> {
     network: Network,
     head: HeadInfo,
     boxes: Option<Boxes>,
-    size: (usize, usize),
+    /// The model's input size; `None` when free (each photo then runs at its own size).
+    size: Option<(usize, usize)>,
     color: ColorMode,
 }
 
 /// A photo decoded and prepared for the network.
 struct Prepared {
     tensor: Vec<f32>,
+    /// The model-ready input's height and width.
+    size: (usize, usize),
     photo_size: (usize, usize),
 }
 
@@ -78,13 +81,13 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
     let device = make_device(args.device)?;
     let mut session = Session::open(&args.model, args.preprocess)?;
     let (size, color) = model_input(&session, &args.model)?;
-    let size = size.ok_or_else(|| {
-        CliError::Usage(format!(
-            "{}: evaluate needs a model with a fixed input size",
-            args.model.display()
-        ))
-    })?;
-    let network = Network::load_releasing(&mut session.model.graph, &device)?;
+    let network = if size.is_some() {
+        Network::load_releasing(&mut session.model.graph, &device)?
+    } else {
+        // A free-size model is prepared again for each photo's size: the graph keeps its
+        // weights.
+        Network::load(&session.model.graph, &device)?
+    };
     let images = inputs::collect(&args.inputs)?;
     let job = Job {
         args,
@@ -179,14 +182,14 @@ impl Job<'_> {
         let decoded = backbones::load_photo(&image.path)?;
         let photo_size = (decoded.height() as usize, decoded.width() as usize);
         let pixels = backbones::to_color_mode(decoded, self.color);
-        let (h, w) = self.size;
-        let tensor = backbones::pixels_to_tensor(
-            &pixels,
-            Some(h as u32),
-            Some(w as u32),
-            self.session.preprocessing,
-        )?;
+        let (height, width) = match self.size {
+            Some((h, w)) => (Some(h as u32), Some(w as u32)),
+            None => (None, None),
+        };
+        let tensor =
+            backbones::pixels_to_tensor(&pixels, height, width, self.session.preprocessing)?;
         Ok(Prepared {
+            size: (tensor.height as usize, tensor.width as usize),
             tensor: tensor.data,
             photo_size,
         })
@@ -200,9 +203,18 @@ impl Job<'_> {
         index: u64,
     ) -> Result<(PhotoScores, String)> {
         let prepared = self.prepare(image)?;
+        let (h, w) = prepared.size;
+        let resized;
+        let network = match self.size {
+            Some(_) => &self.network,
+            None => {
+                resized = Network::load(&self.session.model.graph, self.network.device())?
+                    .with_input_size(h, w)?;
+                &resized
+            }
+        };
         let request = CamRequest::for_layer(self.args.layer.clone(), vec![Target::Rank(0)]);
-        let cam = self
-            .network
+        let cam = network
             .cam_with(method, &prepared.tensor, 1, &request)?
             .into_iter()
             .flatten()
@@ -221,11 +233,11 @@ impl Job<'_> {
         if self.wants(MetricArg::Pointing) {
             self.pointing(image, &heat, prepared.photo_size, &mut scores)?;
         }
-        let (h, w) = self.size;
         let at_input = resize_bilinear(&heat, w as u32, h as u32)?.into_data();
         let channels = prepared.tensor.len() / (h * w);
         let input = ModelInput::new(&prepared.tensor, h, w, channels)?;
-        self.perturbation_metrics(&input, cam.class, &at_input, index, &mut scores)?;
+        let target = (cam.class, at_input.as_slice());
+        self.perturbation_metrics(network, &input, target, index, &mut scores)?;
         Ok((scores, cam.target_layer))
     }
 
@@ -252,18 +264,19 @@ impl Job<'_> {
         Ok(())
     }
 
+    /// The metrics that perturb the model-ready `input` for `class` by `heatmap` (at the
+    /// input's size), run by `network`.
     fn perturbation_metrics(
         &self,
+        network: &Network,
         input: &ModelInput<'_>,
-        class: usize,
-        heatmap: &[f32],
+        (class, heatmap): (usize, &[f32]),
         index: u64,
         scores: &mut PhotoScores,
     ) -> Result<()> {
         let mut classifier = Classifier::new(
             |batch: &[f32], n: usize| {
-                Ok(self
-                    .network
+                Ok(network
                     .predict(batch, n)?
                     .iter()
                     .map(|p| self.head.class_probabilities(&p.probabilities))

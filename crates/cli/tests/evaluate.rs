@@ -1,6 +1,7 @@
 //! `kerascam evaluate` on the trained pointing fixture (`tests/fixtures/pointing/`): the
 //! table, `--json`, a photo without a box reported and never scored, an unknown method as
-//! one error line, `--max-channels` reaching Score-CAM, and the pointing rate of Grad-CAM at
+//! one error line, `--max-channels` reaching Score-CAM, a free-size model run at each photo's
+//! size (class and score as TensorFlow's), and the pointing rate of Grad-CAM at
 //! the default layer equal to TensorFlow's (recorded by generate.py) within one photo.
 
 mod common;
@@ -206,4 +207,69 @@ fn max_channels_makes_score_cam_the_faster_variant() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--max-channels"), "{stderr}");
+}
+
+#[test]
+fn a_free_size_model_scores_each_photo_at_its_own_size() {
+    // The TF "Data augmentation" tutorial model: input (None, None, 3), Resizing inside.
+    let model = fixture("tutorials", "models/augment_inside_k3.keras");
+    let text = std::fs::read_to_string(fixture("tutorials", "manifest.json")).unwrap();
+    let manifest: Value = serde_json::from_str(&text).unwrap();
+    let case = manifest["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "augment_inside.keras3-zip")
+        .expect("the augmentation case");
+    let photos = ["p48x48.png", "p45x70.png", "p75x41.png"];
+    let paths: Vec<PathBuf> = photos
+        .iter()
+        .map(|p| fixture("tutorials", &format!("photos/{p}")))
+        .collect();
+    let device = kerascam_tests::device::device_name();
+    let mut args: Vec<&OsStr> = vec![OsStr::new("evaluate"), model.as_os_str()];
+    args.extend(paths.iter().map(|p| p.as_os_str()));
+    args.extend(
+        [
+            "--metrics",
+            "deletion,confidence",
+            "--json",
+            "--device",
+            &device,
+        ]
+        .map(OsStr::new),
+    );
+    let out = kerascam(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let per_photo = doc["methods"][0]["per_photo"].as_array().unwrap();
+    assert_eq!(per_photo.len(), photos.len());
+    for (scores, photo) in per_photo.iter().zip(photos) {
+        let reference = case["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["photo"] == format!("photos/{photo}"))
+            .expect("a TensorFlow reference for the photo");
+        let probabilities: Vec<f64> = reference["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap())
+            .collect();
+        let top = (0..probabilities.len())
+            .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]))
+            .unwrap();
+        assert_eq!(scores["class"], top, "{photo}");
+        let score = scores["score"].as_f64().unwrap();
+        assert!(
+            (score - probabilities[top]).abs() < 1e-4,
+            "{photo}: {score}"
+        );
+        assert!(scores["deletion"].is_number(), "{photo}");
+    }
 }
