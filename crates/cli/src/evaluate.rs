@@ -22,7 +22,7 @@ use overlay::{resize_bilinear, Heatmap};
 
 use crate::args::{EvaluateArgs, MetricArg};
 use crate::error::{CliError, Result};
-use crate::explain::{make_device, model_input};
+use crate::explain::{layer_caption, make_device, model_input};
 use crate::inputs::{self, InputImage};
 use crate::session::Session;
 
@@ -157,11 +157,13 @@ impl Job<'_> {
         for (index, image) in images.iter().enumerate() {
             let shown = image.path.display().to_string();
             match self.evaluate_photo(method, image, index as u64) {
-                Ok((scores, target_layer)) => {
+                Ok((scores, caption)) => {
                     if self.wants(MetricArg::Pointing) && scores.pointing_hit.is_none() {
                         unboxed.push(shown);
                     }
-                    layer.get_or_insert(target_layer);
+                    if layer.is_none() {
+                        layer = caption;
+                    }
                     per_photo.push(scores);
                 }
                 Err(e) => failed.push(Failure {
@@ -195,13 +197,14 @@ impl Job<'_> {
         })
     }
 
-    /// One photo's metrics and the target layer its map came from.
+    /// One photo's metrics and the layers its map came from, as a caption (see
+    /// `explain::layer_caption`; `None` for a pixel-level method).
     fn evaluate_photo(
         &self,
         method: &dyn CamMethod,
         image: &InputImage,
         index: u64,
-    ) -> Result<(PhotoScores, String)> {
+    ) -> Result<(PhotoScores, Option<String>)> {
         let prepared = self.prepare(image)?;
         let (h, w) = prepared.size;
         let resized;
@@ -222,6 +225,7 @@ impl Job<'_> {
             .ok_or_else(|| {
                 CliError::Usage(format!("{}: no map was computed", image.path.display()))
             })?;
+        let caption = layer_caption(&cam);
         let heat = Heatmap::new(cam.width as u32, cam.height as u32, cam.heatmap)?;
         let probabilities = self.head.class_probabilities(&cam.probabilities);
         let mut scores = PhotoScores {
@@ -238,7 +242,7 @@ impl Job<'_> {
         let input = ModelInput::new(&prepared.tensor, h, w, channels)?;
         let target = (cam.class, at_input.as_slice());
         self.perturbation_metrics(network, &input, target, index, &mut scores)?;
-        Ok((scores, cam.target_layer))
+        Ok((scores, caption))
     }
 
     fn pointing(

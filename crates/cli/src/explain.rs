@@ -337,7 +337,7 @@ fn output_name(stem: &Path, suffix: &str, ext: &str) -> PathBuf {
 /// The layer line of a caption: none for the pixel-level methods that use no layer, the
 /// layer for one, and the first and last of several fused layers (their last path
 /// components) with their count.
-fn layer_caption(result: &CamResult) -> Option<String> {
+pub(crate) fn layer_caption(result: &CamResult) -> Option<String> {
     use gradcam_core::saliency::{GUIDED_BACKPROP, SMOOTH_GRAD};
     if [GUIDED_BACKPROP, SMOOTH_GRAD].contains(&result.method.as_str()) {
         return None;

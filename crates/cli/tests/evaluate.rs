@@ -1,8 +1,9 @@
 //! `kerascam evaluate` on the trained pointing fixture (`tests/fixtures/pointing/`): the
 //! table, `--json`, a photo without a box reported and never scored, an unknown method as
 //! one error line, `--max-channels` reaching Score-CAM, a free-size model run at each photo's
-//! size (class and score as TensorFlow's), and the pointing rate of Grad-CAM at
-//! the default layer equal to TensorFlow's (recorded by generate.py) within one photo.
+//! size (class and score as TensorFlow's), fused stage layers named, and the pointing rate of
+//! Grad-CAM at the default layer equal to TensorFlow's (recorded by generate.py) within one
+//! photo.
 
 mod common;
 
@@ -35,6 +36,17 @@ fn evaluate(extra: &[&OsStr]) -> std::process::Output {
     ];
     args.extend_from_slice(extra);
     kerascam(&args)
+}
+
+/// [`evaluate`] with `--json` among `extra`: the document, after asserting success.
+fn evaluate_json(extra: &[&OsStr]) -> Value {
+    let out = evaluate(extra);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
 }
 
 #[test]
@@ -82,19 +94,13 @@ fn the_table_has_every_metric_and_names_the_photo_without_a_box() {
 #[test]
 fn json_reports_summaries_per_photo_scores_and_unboxed_photos() {
     let (a, unboxed) = (photo("003.png"), photo("100.png"));
-    let out = evaluate(&[
+    let doc = evaluate_json(&[
         a.as_os_str(),
         unboxed.as_os_str(),
         OsStr::new("--json"),
         OsStr::new("--metrics"),
         OsStr::new("pointing,confidence"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     let method = &doc["methods"][0];
     assert_eq!(method["method"], "gradcam");
     assert_eq!(method["photos"], 2);
@@ -135,18 +141,12 @@ fn an_unknown_method_is_one_error_line() {
 #[test]
 fn grad_cams_pointing_rate_equals_tensorflows_within_one_photo() {
     let photos = fixture("pointing", "photos");
-    let out = evaluate(&[
+    let doc = evaluate_json(&[
         photos.as_os_str(),
         OsStr::new("--metrics"),
         OsStr::new("pointing"),
         OsStr::new("--json"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let method = &doc["methods"][0];
     let manifest = manifest();
     assert_eq!(method["layer"], manifest["default_layer"]);
@@ -177,13 +177,7 @@ fn scorecam_drop(extra: &[&str]) -> f64 {
         OsStr::new("--json"),
     ];
     args.extend(extra.iter().map(OsStr::new));
-    let out = evaluate(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let doc = evaluate_json(&args);
     doc["methods"][0]["per_photo"][0]["drop_in_confidence"]
         .as_f64()
         .expect("a drop in confidence")
@@ -272,4 +266,24 @@ fn a_free_size_model_scores_each_photo_at_its_own_size() {
         );
         assert!(scores["deletion"].is_number(), "{photo}");
     }
+}
+
+#[test]
+fn fused_stage_layers_and_pixel_methods_are_named_as_such() {
+    let a = photo("001.png");
+    let doc = evaluate_json(&[
+        a.as_os_str(),
+        OsStr::new("--layer"),
+        OsStr::new("stages"),
+        OsStr::new("--method"),
+        OsStr::new("gradcam,guided-backprop"),
+        OsStr::new("--metrics"),
+        OsStr::new("pointing"),
+        OsStr::new("--json"),
+    ]);
+    assert_eq!(
+        doc["methods"][0]["layer"],
+        "block_3_pad … out_relu (4 fused)"
+    );
+    assert!(doc["methods"][1]["layer"].is_null());
 }

@@ -3,7 +3,7 @@
 //! bad input is refused in one line naming the layer, with nothing written: an unknown
 //! interpolation, a Resizing or CenterCrop to 0 pixels, a Rescaling scale of the wrong
 //! length, a photo too small for CLAHE's tile grid, a photo of another size than a Reshape
-//! fixes. Missing fixtures fail the tests.
+//! fixes; `--layer stages` on a free-size model. Missing fixtures fail the tests.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -30,6 +30,34 @@ fn explain(model: &str, photo: &str, out: &Path) -> Output {
     ])
 }
 
+/// `kerascam explain MODEL PHOTO --json --save-heatmap` with `extra` options: the JSON record
+/// and the saved heatmap file's bytes.
+fn explain_json(model: &str, photo: &str, extra: &[&str]) -> (serde_json::Value, Vec<u8>) {
+    let out = tempfile::tempdir().unwrap();
+    let (model, photo) = (fixture(model), fixture(photo));
+    let mut args = vec![
+        OsStr::new("explain"),
+        model.as_os_str(),
+        photo.as_os_str(),
+        OsStr::new("--json"),
+        OsStr::new("--save-heatmap"),
+        OsStr::new("--out"),
+        out.path().as_os_str(),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let output = kerascam(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let line = String::from_utf8_lossy(&output.stdout);
+    let json: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON object");
+    let npy = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "npy"))
+        .expect("a saved heatmap");
+    (json, std::fs::read(npy).unwrap())
+}
+
 /// Exit code `code`, exactly one stderr error line containing every needle (a failed photo
 /// is followed by the CLI's count of failures), nothing in `out`.
 fn assert_refused(output: &Output, code: i32, needles: &[&str], out: &Path) {
@@ -43,6 +71,23 @@ fn assert_refused(output: &Output, code: i32, needles: &[&str], out: &Path) {
     }
     let written = std::fs::read_dir(out).map_or(0, |d| d.count());
     assert_eq!(written, 0, "files were written for a refused input");
+}
+
+#[test]
+fn stages_of_a_free_size_model_are_those_of_the_size_it_resizes_to() {
+    // Resizing(256) → CenterCrop(224) → convolutions to 112, 56, 28 and 14 pixels (TF's shapes):
+    // relu1, relu2 and relu3 are 1/4, 1/8 and 1/16 of 224, whatever the photo's size.
+    for photo in ["photos/p240x320.png", "photos/p300x260.png"] {
+        let (stages, map) = explain_json("models/serving_k3.keras", photo, &["--layer", "stages"]);
+        assert_eq!(
+            stages["layers"],
+            serde_json::json!(["relu1", "relu2", "relu3"])
+        );
+        let named = ["--layer", "relu1", "--layer", "relu2", "--layer", "relu3"];
+        let (by_name, named_map) = explain_json("models/serving_k3.keras", photo, &named);
+        assert_eq!(by_name["layers"], stages["layers"]);
+        assert_eq!(named_map, map, "{photo}: the same fused heatmap");
+    }
 }
 
 #[test]

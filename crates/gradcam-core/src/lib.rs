@@ -19,6 +19,7 @@ pub mod network;
 mod ops;
 mod plan;
 pub mod saliency;
+pub mod stages;
 pub mod target;
 
 pub use cam::registry::{method_by_name, MethodOptions};
@@ -31,4 +32,5 @@ pub use error::{CamError, ErrorKind, Result};
 pub use head::{find_head, find_head_for, resolve_output, Head, HeadInfo, OutputChoice};
 pub use network::{Network, Prediction};
 pub use saliency::{PixelMap, SmoothGradOptions};
-pub use target::{default_target_layer, default_target_layer_for, stage_layers};
+pub use stages::stage_layers;
+pub use target::{default_target_layer, default_target_layer_for};

@@ -101,7 +101,8 @@ pub struct Failure {
 pub struct MethodReport {
     /// The method's name.
     pub method: String,
-    /// The target layer (of the first photo explained).
+    /// The target layer of the first photo explained; several fused layers as "first … last
+    /// (N fused)"; `None` for a pixel-level method.
     pub layer: Option<String>,
     /// Photos evaluated.
     pub photos: usize,

@@ -52,7 +52,7 @@ pub enum Normalize {
 }
 
 /// The layer keyword that names the last node of each resolution from 1/4 to 1/32 of the
-/// input ([`crate::target::stage_layers`]).
+/// input ([`crate::stages::stage_layers`]).
 pub const STAGES: &str = "stages";
 
 /// What to explain: the target layers, the classes and the smoothing.

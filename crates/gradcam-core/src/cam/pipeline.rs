@@ -14,7 +14,8 @@ use super::{smoothing, CamRequest, CamResult, Target};
 use crate::error::{CamError, ErrorKind, Result};
 use crate::forward::Forward;
 use crate::network::{Network, Prediction};
-use crate::target::{default_target_layer_for, resolve_layer, stage_layers};
+use crate::stages::stage_layers;
+use crate::target::{default_target_layer_for, resolve_layer};
 
 /// A target layer: its node and path.
 pub(crate) type Layer = (NodeId, String);
@@ -44,7 +45,8 @@ pub(crate) fn explain(
     x: &Tensor,
     request: &CamRequest,
 ) -> Result<Vec<Vec<CamResult>>> {
-    let layers = target_layers(net, &request.layers)?;
+    let (_, height, width, _) = x.dims4()?;
+    let layers = target_layers(net, &request.layers, (height, width))?;
     let targets = if request.targets.is_empty() {
         vec![Target::Rank(0)]
     } else {
@@ -208,9 +210,13 @@ fn reduce(
         .collect())
 }
 
-/// The requested target layers (none: the default; [`super::STAGES`]: the stage layers),
-/// each of which the output must depend on.
-pub(crate) fn target_layers(net: &Network, requested: &[String]) -> Result<Vec<Layer>> {
+/// The requested target layers (none: the default; [`super::STAGES`]: the stage layers of
+/// the network running on `input_size` images), each of which the output must depend on.
+pub(crate) fn target_layers(
+    net: &Network,
+    requested: &[String],
+    input_size: (usize, usize),
+) -> Result<Vec<Layer>> {
     let graph = net.graph();
     let mut ids = Vec::new();
     if requested.is_empty() {
@@ -218,7 +224,7 @@ pub(crate) fn target_layers(net: &Network, requested: &[String]) -> Result<Vec<L
     }
     for path in requested {
         if path == super::STAGES && graph.node_by_path(path).is_none() {
-            ids.extend(stage_layers(graph, net.head.output_node)?);
+            ids.extend(stage_layers(graph, net.head.output_node, Some(input_size))?);
         } else {
             ids.push(resolve_layer(graph, path)?);
         }

@@ -4,6 +4,7 @@
 mod flatten;
 pub(crate) mod layers;
 mod shape;
+mod sized;
 mod validate;
 mod weights;
 
