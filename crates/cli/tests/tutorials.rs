@@ -3,7 +3,8 @@
 //! bad input is refused in one line naming the layer, with nothing written: an unknown
 //! interpolation, a Resizing or CenterCrop to 0 pixels, a Rescaling scale of the wrong
 //! length, a photo too small for CLAHE's tile grid, a photo of another size than a Reshape
-//! fixes; `--layer stages` on a free-size model. Missing fixtures fail the tests.
+//! fixes, a pixel-level method through CLAHE (no gradient); `--layer stages` on a free-size
+//! model. Missing fixtures fail the tests.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -119,6 +120,30 @@ fn bad_layer_options_are_refused_in_one_line_naming_the_layer() {
         let output = explain(model, "photos/p48x48.png", out.path());
         assert_refused(&output, 2, &needles, out.path());
     }
+}
+
+#[test]
+fn pixel_methods_through_clahe_name_the_layer_without_a_gradient() {
+    // TensorFlow's GradientTape gives no input gradient through CLAHE either.
+    let (model, photo) = (
+        fixture("models/clahe_k3.keras"),
+        fixture("photos/p64x64.png"),
+    );
+    for method in ["guided-backprop", "smoothgrad"] {
+        let out = tempfile::tempdir().unwrap();
+        let output = kerascam(&[
+            OsStr::new("explain"),
+            model.as_os_str(),
+            photo.as_os_str(),
+            OsStr::new("--method"),
+            OsStr::new(method),
+            OsStr::new("--out"),
+            out.path().as_os_str(),
+        ]);
+        assert_refused(&output, 1, &["layer 'clahe'", "no gradient"], out.path());
+    }
+    let (json, _) = explain_json("models/clahe_k3.keras", "photos/p64x64.png", &[]);
+    assert_eq!(json["method"], "gradcam");
 }
 
 #[test]

@@ -113,16 +113,40 @@ impl Network {
         let score = pass.fwd.logits.mul(&select)?.sum_all()?;
         let grads = score.backward()?;
         let input = pass.fwd.target.as_ref().map(|v| v.as_tensor());
-        let gradient = input.and_then(|x| grads.get(x)).ok_or_else(|| {
-            CamError::new(
-                ErrorKind::MissingGradient,
-                "backpropagation did not reach the model input",
-            )
-        })?;
+        let gradient = input
+            .and_then(|x| grads.get(x))
+            .ok_or_else(|| self.missing_input_gradient())?;
         Ok(gradient
             .to_dtype(DType::F32)?
             .flatten_all()?
             .to_vec1::<f32>()?)
+    }
+}
+
+impl Network {
+    /// Why no gradient reached the input: the first layer on the output's path that has none
+    /// (a histogram equalisation, in TensorFlow too), when there is one.
+    fn missing_input_gradient(&self) -> CamError {
+        let graph = self.graph();
+        let blocker = graph.nodes.iter().enumerate().find(|(id, node)| {
+            self.output_depends_on(*id) && matches!(node.op, keras_import::Op::Clahe(_))
+        });
+        match blocker {
+            Some((_, node)) => CamError::at(
+                ErrorKind::MissingGradient,
+                &node.path,
+                format!(
+                    "no gradient passes this {} (in TensorFlow neither), so none reaches the \
+                     model input; the CAM methods, which need gradients only after their \
+                     target layer, still work",
+                    node.class_name
+                ),
+            ),
+            None => CamError::new(
+                ErrorKind::MissingGradient,
+                "backpropagation did not reach the model input",
+            ),
+        }
     }
 }
 
