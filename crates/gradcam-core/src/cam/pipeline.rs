@@ -45,8 +45,12 @@ pub(crate) fn explain(
     x: &Tensor,
     request: &CamRequest,
 ) -> Result<Vec<Vec<CamResult>>> {
-    let (_, height, width, _) = x.dims4()?;
-    let layers = target_layers(net, &request.layers, (height, width))?;
+    // An image batch's height and width (a model without image input has none).
+    let input_size = match *x.dims() {
+        [_, height, width, _] => Some((height, width)),
+        _ => None,
+    };
+    let layers = target_layers(net, &request.layers, input_size)?;
     let targets = if request.targets.is_empty() {
         vec![Target::Rank(0)]
     } else {
@@ -215,7 +219,7 @@ fn reduce(
 pub(crate) fn target_layers(
     net: &Network,
     requested: &[String],
-    input_size: (usize, usize),
+    input_size: Option<(usize, usize)>,
 ) -> Result<Vec<Layer>> {
     let graph = net.graph();
     let mut ids = Vec::new();
@@ -224,7 +228,7 @@ pub(crate) fn target_layers(
     }
     for path in requested {
         if path == super::STAGES && graph.node_by_path(path).is_none() {
-            ids.extend(stage_layers(graph, net.head.output_node, Some(input_size))?);
+            ids.extend(stage_layers(graph, net.head.output_node, input_size)?);
         } else {
             ids.push(resolve_layer(graph, path)?);
         }
