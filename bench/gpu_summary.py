@@ -44,6 +44,25 @@ def conformance(out: str) -> list:
     return lines
 
 
+def methods(out: str, device: str) -> list:
+    status = read(out, "methods.status") or "not run"
+    verdict = "passed" if status == "0" else f"FAILED (exit {status})"
+    lines = [f"Every method's saved heatmap on `{device}` against the CPU's (tolerance 1e-3): "
+             f"exit status {status}, **{verdict}**.", ""]
+    results = rows(out, "methods.jsonl")
+    if results:
+        worst = max((r.get("max_abs_diff", float("inf")) for r in results), default=None)
+        bad = [r["file"] for r in results if not r.get("ok")]
+        lines += [f"{len(results)} heatmaps, worst difference {fmt(worst, '.2e')}; "
+                  f"off or missing: {', '.join(bad) or 'none'}.", ""]
+    log = read(out, "methods.log")
+    if log:
+        lines += ["```", *log.splitlines()[-20:], "```", ""]
+    timings = read(out, "method-timings.txt")
+    lines += ["ResNet50, one photo, one run each:", "", "```", timings or "not run", "```"]
+    return lines
+
+
 def bench_table(kerascam: list, torch: list) -> list:
     lines = [
         "| engine | model | batch | ms / image | images / s | batch-1 best ms | GPU MB (nvidia-smi peak over idle) | GPU MB in process (kerascam: in use at the end; PyTorch: allocator peak) | load s |",
@@ -83,6 +102,7 @@ def main() -> None:
               "## Machine", "", "```", read(out, "machine.txt"), "```", "",
               "## CUDA libraries the binary loads", "", "```", read(out, "libraries.txt"), "```", "",
               f"## Conformance on `{device}` against TensorFlow", "", *conformance(out), "",
+              "## CAM and pixel-level methods", "", *methods(out, device), "",
               "## Benchmarks", "",
               "Photo decoding, resizing and preprocessing included; Grad-CAM of the top class.",
               "Batch 1: median of the steady repetitions; larger batches: two timed batches.", "",

@@ -8,8 +8,10 @@
 #   bash tools/gpu-check.sh             ON THE GPU MACHINE (no cargo, no network there):
 #       what the machine offers (nvidia-smi, the CUDA libraries the binaries load), every
 #       conformance case on CUDA against TensorFlow's references (same tolerances), `kerascam
-#       bench --device cuda` on ResNet50 and MobileNetV2 at batch 1 and 64, and
-#       pytorch-grad-cam's Grad-CAM on torchvision's ResNet50 and MobileNetV2 on the same GPU.
+#       bench --device cuda` on ResNet50 and MobileNetV2 at batch 1 and 64,
+#       pytorch-grad-cam's Grad-CAM on torchvision's ResNet50 and MobileNetV2 on the same GPU,
+#       every CAM and pixel-level method on CUDA against the CPU, and Score-CAM and
+#       Ablation-CAM on ResNet50.
 #       Writes $OUT/gpu-check.md (also printed) and the logs beside it. Under 8 minutes.
 #
 # The device tool's call (one `run`, about 5 minutes of device time):
@@ -28,12 +30,14 @@ cd "$(dirname "$0")/.."
 
 GPU_DIR=.gpu
 CORPUS_SRC="${KERASCAM_CONFORMANCE:-../shared/conformance}"
-# Conformance cases left out of the carried subset to stay under 64 MiB. Three models (MB of
-# model file): densenet121 (30), efficientnetv2b0 (25), nasnet_mobile (20); their
-# concatenations, average pooling and separable convolutions are then not run on the GPU.
+# Conformance cases left out of the carried subset to stay under 64 MiB with the tracked tree
+# (29 MiB since the tutorial and preprocess_input fixtures). Five models (MB of model file):
+# densenet121 (30), efficientnetv2b0 (25), nasnet_mobile (20), transfer_efficientnetb0 (17),
+# regnetx002 (10). The CPU-against-GPU comparison below runs tracked fixtures of the same
+# families instead (EfficientNet's squeeze-excitation and swish, separable convolutions).
 # And the .h5 and Keras 2 copies of transfer_mobilenetv2_035 (6 MB): the same graph and
 # weights as its Keras 3 .keras, so the same GPU work (the formats are read on the CPU).
-LEFT_OUT_MODELS="densenet121_top efficientnetv2b0_top nasnetmobile_top"
+LEFT_OUT_MODELS="densenet121_top efficientnetv2b0_top nasnetmobile_top transfer_efficientnetb0 regnetx002_top"
 LEFT_OUT_CASES="transfer_mobilenetv2_035.keras3-h5 transfer_mobilenetv2_035.keras2-h5 transfer_mobilenetv2_035.keras2-zip"
 WHEELS_PINNED="keras==3.15.1 namex==0.1.0 optree==0.20.0 ttach==0.0.3"
 GRADCAM_SDIST="grad-cam==1.5.7"
@@ -326,6 +330,52 @@ run_torch_bench() {
     rm -f "$tmp"
 }
 
+# The same binary on $DEVICE against the CPU (which CI holds to TensorFlow's references),
+# two photos each: every CAM and pixel-level method on two fixture models (a skip connection
+# around the target; swish, LeakyReLU, ReLU6, BatchNormalization, depthwise), and Grad-CAM
+# and Layer-CAM on tutorial models of families the carried corpus leaves out.
+METHODS="gradcam,hirescam,gradcam-elementwise,gradcam++,xgradcam,layercam,eigencam,eigengradcam,scorecam,ablationcam,guided-backprop,guided-gradcam,smoothgrad"
+DEVICE_CHECKS="tests/fixtures/methods/models/skip.keras:$METHODS
+tests/fixtures/pixel/models/pixel_k3.keras:$METHODS
+tests/fixtures/tutorials/models/effnet_finetune_k3.keras:gradcam,layercam
+tests/fixtures/tutorials/models/from_scratch_k3.keras:gradcam,layercam"
+run_methods() {
+    local model methods name dev status=0
+    rm -rf "$OUT/methods"
+    : >"$OUT/methods.log"
+    : >"$OUT/methods.jsonl"
+    while IFS=: read -r model methods; do
+        name=$(basename "$model" .keras)
+        for dev in cpu "$DEVICE"; do
+            timeout 120 "$BIN/kerascam" explain "$model" tests/fixtures/pointing/photos/001.png \
+                tests/fixtures/tutorials/photos/p45x70.png --method "$methods" --save-heatmap \
+                --quiet --device "$dev" --out "$OUT/methods/$dev/$name" \
+                2>>"$OUT/methods.log" || status=$?
+        done
+        "$PY" bench/compare_heatmaps.py "$OUT/methods/cpu/$name" "$OUT/methods/$DEVICE/$name" \
+            --label "$name" >>"$OUT/methods.jsonl" 2>>"$OUT/methods.log" || status=$?
+    done <<<"$DEVICE_CHECKS"
+    echo "$status" >"$OUT/methods.status"
+}
+
+# Score-CAM (2048 masked passes) and Ablation-CAM on the ResNet50 bench model, one run each.
+run_method_timings() {
+    local method start
+    : >"$OUT/method-timings.txt"
+    for method in ablationcam scorecam; do
+        over_budget && break
+        log "$method on ResNet50 on $DEVICE"
+        start=$(date +%s%N)
+        if timeout 120 "$BIN/kerascam" explain "$BENCH_DIR/resnet50.keras" "$BENCH_DIR/photo.png" \
+            --method "$method" --device "$DEVICE" --quiet --out "$OUT/method-timing" \
+            2>>"$OUT/methods.log"; then
+            echo "$method $((($(date +%s%N) - start) / 1000000)) ms" >>"$OUT/method-timings.txt"
+        else
+            echo "$method failed or over 120 s" >>"$OUT/method-timings.txt"
+        fi
+    done
+}
+
 write_summary() {
     "$PY" bench/gpu_summary.py "$OUT" "$DEVICE" "$DRY" >"$OUT/gpu-check.md"
     cat "$OUT/gpu-check.md"
@@ -343,6 +393,8 @@ check() {
     make_bench_models || log "bench models failed (see make_models.log)"
     run_kerascam_bench || log "kerascam bench failed"
     run_torch_bench || log "pytorch-grad-cam bench failed (see torch-bench.log)"
+    run_methods || log "methods failed (see methods.log)"
+    run_method_timings || log "method timings failed (see methods.log)"
     echo "$((SECONDS - start))" >"$OUT/seconds"
     write_summary
 }
