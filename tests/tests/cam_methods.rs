@@ -204,3 +204,46 @@ fn methods_match_tensorflow_and_pytorch_grad_cam_formulas() {
     assert_eq!(checked, 6);
     eprintln!("cam_methods: {checked} images x 13-16 maps, worst heatmap error {worst:.2e}");
 }
+
+/// The `(done, total)` reports of `method` (4 copies per pass) on the first image of the
+/// `sparse` fixture model, whose target has 16 channels: 4 dead and 2 constant.
+fn progress_reports(method: &str) -> Vec<(usize, usize)> {
+    let (dir, manifest) = fixture_set("methods");
+    let case = manifest["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["model"] == "sparse")
+        .expect("the sparse model");
+    let file = case["file"].as_str().expect("file");
+    let model = keras_import::load_model(&dir.join(file)).unwrap_or_else(|e| panic!("{e}"));
+    let net = Network::load(&model.graph, &kerascam_tests::device()).expect("load");
+    let image = &case["images"][0];
+    let input = npy::read_f32(&dir.join(image["input"].as_str().expect("input")));
+    let request = CamRequest {
+        layers: vec![case["target"].as_str().expect("target").to_string()],
+        ..CamRequest::default()
+    };
+    let options = MethodOptions {
+        batch: 4,
+        ..MethodOptions::default()
+    };
+    let method = method_by_name(method, &options).expect("registered");
+    let reports = std::sync::Mutex::new(Vec::new());
+    let record = |done, total| reports.lock().unwrap().push((done, total));
+    net.cam_with_progress(method.as_ref(), &input.data, 1, &request, &record)
+        .expect("cam");
+    reports.into_inner().unwrap()
+}
+
+#[test]
+fn slow_methods_report_their_passes() {
+    // Score-CAM: the six dead or constant channels share the zero mask, so 11 distinct masks,
+    // 4 per pass.
+    assert_eq!(progress_reports("scorecam"), [(4, 11), (8, 11), (11, 11)]);
+    assert_eq!(
+        progress_reports("ablationcam"),
+        [(4, 16), (8, 16), (12, 16), (16, 16)]
+    );
+    assert!(progress_reports("gradcam").is_empty());
+}

@@ -137,7 +137,7 @@ fn progress_bar(args: &EvaluateArgs, total: usize) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(total as u64);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} photos × methods  {elapsed_precise} (eta {eta})",
+        "{bar:40} {pos}/{len} photos × methods  {elapsed_precise} (eta {eta})  {msg}",
     ) {
         bar.set_style(style);
     }
@@ -156,7 +156,7 @@ impl Job<'_> {
         let (mut unboxed, mut failed, mut layer) = (Vec::new(), Vec::new(), None);
         for (index, image) in images.iter().enumerate() {
             let shown = image.path.display().to_string();
-            match self.evaluate_photo(method, image, index as u64) {
+            match self.evaluate_photo(method, image, index as u64, progress) {
                 Ok((scores, caption)) => {
                     if self.wants(MetricArg::Pointing) && scores.pointing_hit.is_none() {
                         unboxed.push(shown);
@@ -198,12 +198,14 @@ impl Job<'_> {
     }
 
     /// One photo's metrics and the layers its map came from, as a caption (see
-    /// `explain::layer_caption`; `None` for a pixel-level method).
+    /// `explain::layer_caption`; `None` for a pixel-level method). A slow method's passes
+    /// show in `progress`'s message.
     fn evaluate_photo(
         &self,
         method: &dyn CamMethod,
         image: &InputImage,
         index: u64,
+        progress: &indicatif::ProgressBar,
     ) -> Result<(PhotoScores, Option<String>)> {
         let prepared = self.prepare(image)?;
         let (h, w) = prepared.size;
@@ -217,14 +219,13 @@ impl Job<'_> {
             }
         };
         let request = CamRequest::for_layer(self.args.layer.clone(), vec![Target::Rank(0)]);
-        let cam = network
-            .cam_with(method, &prepared.tensor, 1, &request)?
-            .into_iter()
-            .flatten()
-            .next()
-            .ok_or_else(|| {
-                CliError::Usage(format!("{}: no map was computed", image.path.display()))
-            })?;
+        let name = method.name();
+        let report = |done, total| progress.set_message(format!("{name}: {done}/{total} passes"));
+        let cam = network.cam_with_progress(method, &prepared.tensor, 1, &request, &report);
+        progress.set_message("");
+        let cam = cam?.into_iter().flatten().next().ok_or_else(|| {
+            CliError::Usage(format!("{}: no map was computed", image.path.display()))
+        })?;
         let caption = layer_caption(&cam);
         let heat = Heatmap::new(cam.width as u32, cam.height as u32, cam.heatmap)?;
         let probabilities = self.head.class_probabilities(&cam.probabilities);

@@ -379,7 +379,7 @@ impl Job<'_> {
             }
             for group in group_by_size(prepared) {
                 let n = group.len();
-                match self.explain_group(&group) {
+                match self.explain_group(&group, &progress) {
                     Ok(lines) => {
                         for line in lines {
                             progress.suspend(|| println!("{line}"));
@@ -397,14 +397,21 @@ impl Job<'_> {
         Ok(failures)
     }
 
+    /// A bar over the images on stderr when there are several, or when a method runs many
+    /// passes per image (Score-CAM, Ablation-CAM: its message counts them); hidden with
+    /// `--quiet` or when stderr is not a terminal.
     fn progress_bar(&self, total: usize) -> indicatif::ProgressBar {
-        let visible = total > 1 && !self.args.quiet && std::io::stderr().is_terminal();
+        let slow = self
+            .methods
+            .iter()
+            .any(|m| ["scorecam", "ablationcam"].contains(&m.name()));
+        let visible = (total > 1 || slow) && !self.args.quiet && std::io::stderr().is_terminal();
         if !visible {
             return indicatif::ProgressBar::hidden();
         }
         let bar = indicatif::ProgressBar::new(total as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} images  {elapsed_precise} (eta {eta})",
+            "{bar:40} {pos}/{len} images  {elapsed_precise} (eta {eta})  {msg}",
         ) {
             bar.set_style(style);
         }
@@ -434,7 +441,12 @@ impl Job<'_> {
     }
 
     /// Explains photos that share one input size in one batch; returns the lines to print.
-    fn explain_group(&self, group: &[Prepared<'_>]) -> Result<Vec<String>> {
+    /// A slow method's passes show in `progress`'s message.
+    fn explain_group(
+        &self,
+        group: &[Prepared<'_>],
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Vec<String>> {
         let batch: Vec<f32> = group
             .iter()
             .flat_map(|p| p.tensor.iter().copied())
@@ -454,12 +466,18 @@ impl Job<'_> {
         let mut lines = Vec::new();
         let mut per_method = Vec::with_capacity(self.methods.len());
         for method in &self.methods {
-            per_method.push(network.cam_with(
+            let name = method.name();
+            let report =
+                |done, total| progress.set_message(format!("{name}: {done}/{total} passes"));
+            let results = network.cam_with_progress(
                 method.as_ref(),
                 &batch,
                 group.len(),
                 &self.request,
-            )?);
+                &report,
+            );
+            progress.set_message("");
+            per_method.push(results?);
         }
         for (g, prepared) in group.iter().enumerate() {
             let mut results = Vec::new();

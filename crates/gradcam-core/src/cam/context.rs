@@ -60,6 +60,13 @@ impl Score {
     }
 }
 
+/// Where a long method reports how far it has got: `(done, total)` passes of the network,
+/// counted over the images of one target layer and class.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+/// A [`Progress`] that discards the reports.
+pub(crate) fn no_progress(_: usize, _: usize) {}
+
 /// The inputs of [`super::CamMethod::contribution`] for one target layer and one class.
 pub struct CamContext<'a> {
     pub(crate) network: &'a Network,
@@ -69,9 +76,16 @@ pub struct CamContext<'a> {
     pub(crate) target: NodeId,
     pub(crate) layer: &'a str,
     pub(crate) scores: &'a [Score],
+    pub(crate) progress: Progress<'a>,
 }
 
 impl<'a> CamContext<'a> {
+    /// Reports that `done` of `total` passes have run (Score-CAM's masked inputs,
+    /// Ablation-CAM's ablated copies), for a progress display.
+    pub fn report_progress(&self, done: usize, total: usize) {
+        (self.progress)(done, total);
+    }
+
     /// The network.
     pub fn network(&self) -> &Network {
         self.network

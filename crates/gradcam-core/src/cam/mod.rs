@@ -18,7 +18,7 @@ pub mod registry;
 mod smoothing;
 
 pub(crate) use context::Score;
-pub use context::{CamContext, TailRunner};
+pub use context::{CamContext, Progress, TailRunner};
 pub use method::{weighted_channel_sum, CamMethod, Contribution};
 pub use methods::GradCam;
 
@@ -136,7 +136,20 @@ impl Network {
         n: usize,
         request: &CamRequest,
     ) -> Result<Vec<Vec<CamResult>>> {
+        self.cam_with_progress(method, batch, n, request, &context::no_progress)
+    }
+
+    /// Like [`Network::cam_with`], reporting the passes of slow methods (Score-CAM,
+    /// Ablation-CAM) to `progress` as `(done, total)` while they run.
+    pub fn cam_with_progress(
+        &self,
+        method: &dyn CamMethod,
+        batch: &[f32],
+        n: usize,
+        request: &CamRequest,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Vec<CamResult>>> {
         let x = self.input_tensor(batch, n)?;
-        pipeline::explain(self, method, &x, request)
+        pipeline::explain(self, method, &x, request, progress)
     }
 }

@@ -6,7 +6,7 @@
 use candle_core::{DType, Tensor};
 use keras_import::NodeId;
 
-use super::context::{CamContext, Score};
+use super::context::{CamContext, Progress, Score};
 use super::fusion::{self, Finished, Map};
 use super::method::{channel_sum, weighted_channel_sum, CamMethod, Contribution};
 use super::projection::project_maps;
@@ -19,6 +19,9 @@ use crate::target::{default_target_layer_for, resolve_layer};
 
 /// A target layer: its node and path.
 pub(crate) type Layer = (NodeId, String);
+
+/// The method a pass runs and where it reports its progress.
+pub(crate) type Method<'a> = (&'a dyn CamMethod, Progress<'a>);
 
 /// How the classes of a pass are chosen.
 pub(crate) enum Classes<'a> {
@@ -44,6 +47,7 @@ pub(crate) fn explain(
     method: &dyn CamMethod,
     x: &Tensor,
     request: &CamRequest,
+    progress: Progress<'_>,
 ) -> Result<Vec<Vec<CamResult>>> {
     // An image batch's height and width (a model without image input has none).
     let input_size = match *x.dims() {
@@ -56,9 +60,16 @@ pub(crate) fn explain(
     } else {
         request.targets.clone()
     };
-    let plain = run_pass(net, method, x, &layers, Classes::Resolve(&targets), request)?;
+    let plain = run_pass(
+        net,
+        (method, progress),
+        x,
+        &layers,
+        Classes::Resolve(&targets),
+        request,
+    )?;
     let finished = if request.aug_smooth {
-        smoothing::augmented(net, method, x, &layers, &plain, request)?
+        smoothing::augmented(net, (method, progress), x, &layers, &plain, request)?
     } else {
         plain.finished
     };
@@ -88,7 +99,7 @@ pub(crate) fn explain(
 /// Every target layer's maps for `x`, fused and normalised per target and image.
 pub(crate) fn run_pass(
     net: &Network,
-    method: &dyn CamMethod,
+    method: Method<'_>,
     x: &Tensor,
     layers: &[Layer],
     classes: Classes<'_>,
@@ -126,7 +137,7 @@ type LayerMaps = (Vec<Prediction>, Vec<Vec<Score>>, Vec<Vec<Map>>);
 
 fn layer_maps(
     net: &Network,
-    method: &dyn CamMethod,
+    (method, progress): Method<'_>,
     x: &Tensor,
     (target, path): &Layer,
     classes: &Classes<'_>,
@@ -161,6 +172,7 @@ fn layer_maps(
             target: *target,
             layer: path,
             scores: chosen,
+            progress,
         };
         let contribution = method.contribution(&ctx)?;
         let relu = method.relu_map();

@@ -11,8 +11,7 @@
 use candle_core::Tensor;
 
 use super::fusion::{Finished, Map};
-use super::method::CamMethod;
-use super::pipeline::{run_pass, Classes, Layer, Pass};
+use super::pipeline::{run_pass, Classes, Layer, Method, Pass};
 use super::CamRequest;
 use crate::error::Result;
 use crate::network::Network;
@@ -32,7 +31,7 @@ fn flip_width(x: &Tensor) -> Result<Tensor> {
 /// `plain` is the pass on the unmodified input.
 pub(crate) fn augmented(
     net: &Network,
-    method: &dyn CamMethod,
+    method: Method<'_>,
     x: &Tensor,
     layers: &[Layer],
     plain: &Pass,

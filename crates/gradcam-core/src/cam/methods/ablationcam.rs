@@ -55,6 +55,7 @@ impl CamMethod for AblationCam {
                 let ablated = ablated(&a, chunk, value)?;
                 let scores = tail.scores(&ablated)?;
                 weights.extend(scores.into_iter().map(|s| (y - s) / y));
+                ctx.report_progress(weights.len(), n * k);
             }
         }
         let weights = Tensor::from_vec(weights, (n, k), a.device())?.to_dtype(a.dtype())?;

@@ -49,33 +49,58 @@ impl CamMethod for ScoreCam {
     fn contribution(&self, ctx: &CamContext<'_>) -> Result<Contribution> {
         let a = ctx.activations();
         let (n, _, _, k) = a.dims4()?;
-        let mut weights = Vec::with_capacity(n * k);
+        let mut plans = Vec::with_capacity(n);
         for image in 0..n {
-            weights.extend(self.image_weights(ctx, image)?);
+            let a = a.narrow(0, image, 1)?;
+            let channels = self.scored_channels(&a)?;
+            let grids = DistinctGrids::of(&a, &channels)?;
+            plans.push((channels, grids));
+        }
+        let passes = Passes {
+            done: std::cell::Cell::new(0),
+            total: plans.iter().map(|(_, g)| g.representatives.len()).sum(),
+        };
+        let mut weights = Vec::with_capacity(n * k);
+        for (image, (channels, grids)) in plans.iter().enumerate() {
+            let scores = self.distinct_scores(ctx, image, grids, &passes)?;
+            weights.extend(softmax_weights(k, channels, &grids.owner, &scores));
         }
         let weights = Tensor::from_vec(weights, (n, k), a.device())?.to_dtype(a.dtype())?;
         Ok(Contribution::ChannelWeights(weights))
     }
 }
 
+/// Masked passes run so far and in all, for [`CamContext::report_progress`].
+struct Passes {
+    done: std::cell::Cell<usize>,
+    total: usize,
+}
+
 impl ScoreCam {
-    /// One image's channel weights.
-    fn image_weights(&self, ctx: &CamContext<'_>, image: usize) -> Result<Vec<f32>> {
+    /// The channels scored for one image's activations `a` (`[1, h, w, k]`).
+    fn scored_channels(&self, a: &Tensor) -> Result<Vec<usize>> {
+        let k = a.dim(3)?;
+        match self.max_channels {
+            Some(0) => Err(CamError::new(
+                ErrorKind::InvalidInput,
+                "max_channels must be at least 1",
+            )),
+            Some(m) if m < k => top_by_std(a, m),
+            _ => Ok((0..k).collect()),
+        }
+    }
+
+    /// The score of image `image` masked by each distinct grid of `grids`, in batches.
+    fn distinct_scores(
+        &self,
+        ctx: &CamContext<'_>,
+        image: usize,
+        grids: &DistinctGrids,
+        passes: &Passes,
+    ) -> Result<Vec<f32>> {
         let a = ctx.activations().narrow(0, image, 1)?;
         let x = ctx.input().narrow(0, image, 1)?;
-        let k = a.dim(3)?;
-        let channels = match self.max_channels {
-            Some(0) => {
-                return Err(CamError::new(
-                    ErrorKind::InvalidInput,
-                    "max_channels must be at least 1",
-                ))
-            }
-            Some(m) if m < k => top_by_std(&a, m)?,
-            _ => (0..k).collect(),
-        };
-        let grids = DistinctGrids::of(&a, &channels)?;
-        let mut distinct_scores = Vec::with_capacity(grids.representatives.len());
+        let mut scores = Vec::with_capacity(grids.representatives.len());
         let batch = self.batch.max(1);
         for (chunk, constant) in grids
             .representatives
@@ -84,18 +109,26 @@ impl ScoreCam {
         {
             let masks = masks(&a, &x, chunk, constant)?;
             let masked = x.broadcast_mul(&masks)?;
-            distinct_scores.extend(ctx.scores_of_inputs(image, &masked)?);
+            scores.extend(ctx.scores_of_inputs(image, &masked)?);
+            passes.done.set(passes.done.get() + chunk.len());
+            ctx.report_progress(passes.done.get(), passes.total);
         }
-        let scores: Vec<f32> = grids.owner.iter().map(|&g| distinct_scores[g]).collect();
-        let top = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exps: Vec<f64> = scores.iter().map(|&s| ((s - top) as f64).exp()).collect();
-        let total: f64 = exps.iter().sum();
-        let mut weights = vec![0f32; k];
-        for (&c, e) in channels.iter().zip(exps) {
-            weights[c] = (e / total) as f32;
-        }
-        Ok(weights)
+        Ok(scores)
     }
+}
+
+/// One image's channel weights `softmax(s)` over the scored `channels` (each scored by its
+/// group's score, `owner[i]` the group of `channels[i]`); other channels weigh 0.
+fn softmax_weights(k: usize, channels: &[usize], owner: &[usize], scores: &[f32]) -> Vec<f32> {
+    let scores: Vec<f32> = owner.iter().map(|&g| scores[g]).collect();
+    let top = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f64> = scores.iter().map(|&s| ((s - top) as f64).exp()).collect();
+    let total: f64 = exps.iter().sum();
+    let mut weights = vec![0f32; k];
+    for (&c, e) in channels.iter().zip(exps) {
+        weights[c] = (e / total) as f32;
+    }
+    weights
 }
 
 /// Channels grouped by their min-max scaled activation grid `(A_k − min)/(max − min +
