@@ -7,12 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 photo=${1:-demo/photos/red_disk_left.png}
-cargo bench -p gradcam-core --bench methods --profile test --no-run
+cargo bench -p gradcam-core --bench methods --no-run
 stamp() { echo "== $1 $(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)"; }
 stamp kerascam
-cargo bench -p gradcam-core --bench methods --profile test 2>/dev/null
+cargo bench -p gradcam-core --bench methods 2>/dev/null
 stamp pytorch-grad-cam
 "${PYTHON:-python}" bench/pytorch_grad_cam.py "$photo" 2>/dev/null
 stamp kerascam
-cargo bench -p gradcam-core --bench methods --profile test 2>/dev/null
+cargo bench -p gradcam-core --bench methods 2>/dev/null
 stamp end
