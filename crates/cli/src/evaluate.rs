@@ -11,8 +11,10 @@
 mod boxes;
 mod report;
 
+use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use backbones::ColorMode;
 use gradcam_core::cam::registry;
@@ -49,6 +51,9 @@ struct Job<'a> {
     boxes: Option<Boxes>,
     /// The model's input size; `None` when free (each photo then runs at its own size).
     size: Option<(usize, usize)>,
+    /// A free-size model prepared for the last photo size met (photos of one size in a row
+    /// share it).
+    resized: RefCell<Option<((usize, usize), Rc<Network>)>>,
     color: ColorMode,
 }
 
@@ -96,6 +101,7 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
         network,
         boxes,
         size,
+        resized: RefCell::new(None),
         color,
     };
     let progress = progress_bar(args, images.len() * methods.len());
@@ -176,6 +182,20 @@ impl Job<'_> {
         MethodReport::new(name, layer, per_photo, unboxed, failed)
     }
 
+    /// The free-size model prepared for `size` images (the last one, when it has that size).
+    fn network_at(&self, size: (usize, usize)) -> Result<Rc<Network>> {
+        if let Some((at, network)) = self.resized.borrow().as_ref() {
+            if *at == size {
+                return Ok(Rc::clone(network));
+            }
+        }
+        let graph = &self.session.model.graph;
+        let network =
+            Rc::new(Network::load(graph, self.network.device())?.with_input_size(size.0, size.1)?);
+        *self.resized.borrow_mut() = Some((size, Rc::clone(&network)));
+        Ok(network)
+    }
+
     fn wants(&self, metric: MetricArg) -> bool {
         self.args.metrics.contains(&metric)
     }
@@ -213,9 +233,8 @@ impl Job<'_> {
         let network = match self.size {
             Some(_) => &self.network,
             None => {
-                resized = Network::load(&self.session.model.graph, self.network.device())?
-                    .with_input_size(h, w)?;
-                &resized
+                resized = self.network_at((h, w))?;
+                resized.as_ref()
             }
         };
         let request = CamRequest::for_layer(self.args.layer.clone(), vec![Target::Rank(0)]);
