@@ -42,6 +42,9 @@ fn method_by_name(name: &str, options: &MethodOptions) -> Result<Box<dyn CamMeth
     })
 }
 
+/// A network prepared for one input height and width.
+type SizedNetwork = ((usize, usize), Rc<Network>);
+
 /// Everything fixed for the whole run.
 struct Job<'a> {
     args: &'a EvaluateArgs,
@@ -53,7 +56,7 @@ struct Job<'a> {
     size: Option<(usize, usize)>,
     /// A free-size model prepared for the last photo size met (photos of one size in a row
     /// share it).
-    resized: RefCell<Option<((usize, usize), Rc<Network>)>>,
+    resized: RefCell<Option<SizedNetwork>>,
     color: ColorMode,
 }
 
