@@ -24,7 +24,7 @@ use overlay::{resize_bilinear, Heatmap};
 
 use crate::args::{EvaluateArgs, MetricArg};
 use crate::error::{CliError, Result};
-use crate::explain::{layer_caption, make_device, model_input};
+use crate::explain::{cam_showing_passes, layer_caption, make_device, model_input};
 use crate::inputs::{self, InputImage};
 use crate::session::Session;
 
@@ -241,11 +241,9 @@ impl Job<'_> {
             }
         };
         let request = CamRequest::for_layer(self.args.layer.clone(), vec![Target::Rank(0)]);
-        let name = method.name();
-        let report = |done, total| progress.set_message(format!("{name}: {done}/{total} passes"));
-        let cam = network.cam_with_progress(method, &prepared.tensor, 1, &request, &report);
-        progress.set_message("");
-        let cam = cam?.into_iter().flatten().next().ok_or_else(|| {
+        let input = (prepared.tensor.as_slice(), 1);
+        let cam = cam_showing_passes(network, method, input, &request, progress)?;
+        let cam = cam.into_iter().flatten().next().ok_or_else(|| {
             CliError::Usage(format!("{}: no map was computed", image.path.display()))
         })?;
         let caption = layer_caption(&cam);

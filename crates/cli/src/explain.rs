@@ -334,6 +334,22 @@ fn output_name(stem: &Path, suffix: &str, ext: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// `network.cam_with_progress` on the batch `(values, n)`, showing a slow method's passes
+/// (Score-CAM, Ablation-CAM) in `progress`'s message while it runs.
+pub(crate) fn cam_showing_passes(
+    network: &Network,
+    method: &dyn CamMethod,
+    (batch, n): (&[f32], usize),
+    request: &CamRequest,
+    progress: &indicatif::ProgressBar,
+) -> gradcam_core::Result<Vec<Vec<CamResult>>> {
+    let name = method.name();
+    let report = |done, total| progress.set_message(format!("{name}: {done}/{total} passes"));
+    let results = network.cam_with_progress(method, batch, n, request, &report);
+    progress.set_message("");
+    results
+}
+
 /// The layer line of a caption: none for the pixel-level methods that use no layer, the
 /// layer for one, and the first and last of several fused layers (their last path
 /// components) with their count.
@@ -466,18 +482,14 @@ impl Job<'_> {
         let mut lines = Vec::new();
         let mut per_method = Vec::with_capacity(self.methods.len());
         for method in &self.methods {
-            let name = method.name();
-            let report =
-                |done, total| progress.set_message(format!("{name}: {done}/{total} passes"));
-            let results = network.cam_with_progress(
+            let input = (batch.as_slice(), group.len());
+            per_method.push(cam_showing_passes(
+                network,
                 method.as_ref(),
-                &batch,
-                group.len(),
+                input,
                 &self.request,
-                &report,
-            );
-            progress.set_message("");
-            per_method.push(results?);
+                progress,
+            )?);
         }
         for (g, prepared) in group.iter().enumerate() {
             let mut results = Vec::new();

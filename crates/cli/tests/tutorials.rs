@@ -18,35 +18,28 @@ fn fixture(rel: &str) -> PathBuf {
     common::fixture("tutorials", rel)
 }
 
-/// `kerascam explain MODEL PHOTO --json --out OUT`, with OUT a fresh folder.
-fn explain(model: &str, photo: &str, out: &Path) -> Output {
-    let (model, photo) = (fixture(model), fixture(photo));
-    kerascam(&[
-        OsStr::new("explain"),
-        model.as_os_str(),
-        photo.as_os_str(),
-        OsStr::new("--json"),
-        OsStr::new("--out"),
-        out.as_os_str(),
-    ])
-}
-
-/// `kerascam explain MODEL PHOTO --json --save-heatmap` with `extra` options: the JSON record
-/// and the saved heatmap file's bytes.
-fn explain_json(model: &str, photo: &str, extra: &[&str]) -> (serde_json::Value, Vec<u8>) {
-    let out = tempfile::tempdir().unwrap();
+/// `kerascam explain MODEL PHOTO --json --out OUT` with `extra` options, OUT a fresh folder.
+fn explain(model: &str, photo: &str, out: &Path, extra: &[&str]) -> Output {
     let (model, photo) = (fixture(model), fixture(photo));
     let mut args = vec![
         OsStr::new("explain"),
         model.as_os_str(),
         photo.as_os_str(),
         OsStr::new("--json"),
-        OsStr::new("--save-heatmap"),
         OsStr::new("--out"),
-        out.path().as_os_str(),
+        out.as_os_str(),
     ];
     args.extend(extra.iter().map(OsStr::new));
-    let output = kerascam(&args);
+    kerascam(&args)
+}
+
+/// `kerascam explain MODEL PHOTO --json --save-heatmap` with `extra` options: the JSON record
+/// and the saved heatmap file's bytes.
+fn explain_json(model: &str, photo: &str, extra: &[&str]) -> (serde_json::Value, Vec<u8>) {
+    let out = tempfile::tempdir().unwrap();
+    let mut options = vec!["--save-heatmap"];
+    options.extend_from_slice(extra);
+    let output = explain(model, photo, out.path(), &options);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let line = String::from_utf8_lossy(&output.stdout);
@@ -95,7 +88,7 @@ fn stages_of_a_free_size_model_are_those_of_the_size_it_resizes_to() {
 fn the_serving_model_explains_photos_of_any_size() {
     for photo in ["photos/p240x320.png", "photos/p300x260.png"] {
         let out = tempfile::tempdir().unwrap();
-        let output = explain("models/serving_k2.h5", photo, out.path());
+        let output = explain("models/serving_k2.h5", photo, out.path(), &[]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{photo}: {stderr}");
         let line = String::from_utf8_lossy(&output.stdout);
@@ -117,7 +110,7 @@ fn bad_layer_options_are_refused_in_one_line_naming_the_layer() {
         ("bad/rescaling_four.keras", ["rescaling", "4 values"]),
     ] {
         let out = tempfile::tempdir().unwrap();
-        let output = explain(model, "photos/p48x48.png", out.path());
+        let output = explain(model, "photos/p48x48.png", out.path(), &[]);
         assert_refused(&output, 2, &needles, out.path());
     }
 }
@@ -125,21 +118,15 @@ fn bad_layer_options_are_refused_in_one_line_naming_the_layer() {
 #[test]
 fn pixel_methods_through_clahe_name_the_layer_without_a_gradient() {
     // TensorFlow's GradientTape gives no input gradient through CLAHE either.
-    let (model, photo) = (
-        fixture("models/clahe_k3.keras"),
-        fixture("photos/p64x64.png"),
-    );
     for method in ["guided-backprop", "smoothgrad"] {
         let out = tempfile::tempdir().unwrap();
-        let output = kerascam(&[
-            OsStr::new("explain"),
-            model.as_os_str(),
-            photo.as_os_str(),
-            OsStr::new("--method"),
-            OsStr::new(method),
-            OsStr::new("--out"),
-            out.path().as_os_str(),
-        ]);
+        let options = ["--method", method];
+        let output = explain(
+            "models/clahe_k3.keras",
+            "photos/p64x64.png",
+            out.path(),
+            &options,
+        );
         assert_refused(&output, 1, &["layer 'clahe'", "no gradient"], out.path());
     }
     let (json, _) = explain_json("models/clahe_k3.keras", "photos/p64x64.png", &[]);
@@ -161,11 +148,11 @@ fn photos_the_layers_cannot_take_are_refused_in_one_line() {
         ),
     ] {
         let out = tempfile::tempdir().unwrap();
-        let output = explain(model, photo, out.path());
+        let output = explain(model, photo, out.path(), &[]);
         assert_refused(&output, 1, &needles, out.path());
     }
     let out = tempfile::tempdir().unwrap();
-    let fits = explain("bad/fixed_reshape.keras", "bad/p16x16.png", out.path());
+    let fits = explain("bad/fixed_reshape.keras", "bad/p16x16.png", out.path(), &[]);
     assert!(
         fits.status.success(),
         "{}",

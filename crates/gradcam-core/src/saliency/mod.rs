@@ -121,9 +121,7 @@ impl Network {
             .flatten_all()?
             .to_vec1::<f32>()?)
     }
-}
 
-impl Network {
     /// Why no gradient reached the input: the first layer on the output's path that has none
     /// (a histogram equalisation, in TensorFlow too), when there is one.
     fn missing_input_gradient(&self) -> CamError {

@@ -22,11 +22,10 @@ impl Graph {
                 Op::Input => node.output_shape.clone(),
                 _ => {
                     let inputs: Vec<&Shape> = node.inputs.iter().map(|&i| &shapes[i]).collect();
-                    let broadcast = match node.op {
-                        Op::Merge { .. } => Broadcast::MergeLayer,
-                        _ => Broadcast::Numpy,
-                    };
-                    infer_shape(&node.op, &inputs, broadcast).map_err(|e| {
+                    // The shapes of a run, not Keras' static report: an unknown dimension
+                    // broadcast against a known one takes it, as at run time (the merge
+                    // layers' rule differs only there).
+                    infer_shape(&node.op, &inputs, Broadcast::Numpy).map_err(|e| {
                         let given: Vec<String> = inputs.iter().map(|s| fmt_shape(s)).collect();
                         ImportError::new(
                             e.kind,

@@ -56,24 +56,16 @@ impl CamMethod for ScoreCam {
             let grids = DistinctGrids::of(&a, &channels)?;
             plans.push((channels, grids));
         }
-        let passes = Passes {
-            done: std::cell::Cell::new(0),
-            total: plans.iter().map(|(_, g)| g.representatives.len()).sum(),
-        };
-        let mut weights = Vec::with_capacity(n * k);
+        let total = plans.iter().map(|(_, g)| g.representatives.len()).sum();
+        let (mut done, mut weights) = (0, Vec::with_capacity(n * k));
         for (image, (channels, grids)) in plans.iter().enumerate() {
-            let scores = self.distinct_scores(ctx, image, grids, &passes)?;
+            let scores = self.distinct_scores(ctx, image, grids, (done, total))?;
+            done += scores.len();
             weights.extend(softmax_weights(k, channels, &grids.owner, &scores));
         }
         let weights = Tensor::from_vec(weights, (n, k), a.device())?.to_dtype(a.dtype())?;
         Ok(Contribution::ChannelWeights(weights))
     }
-}
-
-/// Masked passes run so far and in all, for [`CamContext::report_progress`].
-struct Passes {
-    done: std::cell::Cell<usize>,
-    total: usize,
 }
 
 impl ScoreCam {
@@ -90,13 +82,15 @@ impl ScoreCam {
         }
     }
 
-    /// The score of image `image` masked by each distinct grid of `grids`, in batches.
+    /// The score of image `image` masked by each distinct grid of `grids`, in batches;
+    /// `(before, total)`: the masked passes of earlier images and of all, for the progress
+    /// reports.
     fn distinct_scores(
         &self,
         ctx: &CamContext<'_>,
         image: usize,
         grids: &DistinctGrids,
-        passes: &Passes,
+        (before, total): (usize, usize),
     ) -> Result<Vec<f32>> {
         let a = ctx.activations().narrow(0, image, 1)?;
         let x = ctx.input().narrow(0, image, 1)?;
@@ -110,8 +104,7 @@ impl ScoreCam {
             let masks = masks(&a, &x, chunk, constant)?;
             let masked = x.broadcast_mul(&masks)?;
             scores.extend(ctx.scores_of_inputs(image, &masked)?);
-            passes.done.set(passes.done.get() + chunk.len());
-            ctx.report_progress(passes.done.get(), passes.total);
+            ctx.report_progress(before + scores.len(), total);
         }
         Ok(scores)
     }
